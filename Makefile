@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast lint format check coverage bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+## make run: install, migrate, load demo data and serve the shop on http://127.0.0.1:8000/
+## With no DJANGO_DEBUG in the environment or .env, it runs in debug mode, which (without
+## Iamport credentials) turns on the local sandbox: checkout works with no account, offline.
+run: $(VENV)/.runtime-installed
+	@if [ -z "$${DJANGO_DEBUG+x}" ] && ! grep -qs '^DJANGO_DEBUG=' .env; then export DJANGO_DEBUG=1; fi; \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py load_demo_data && \
+	echo "" && echo "  The shop:    http://$(HOST):$(PORT)/" && \
+	echo "  Admin:       http://$(HOST):$(PORT)/admin/" && echo "" && \
+	SANDBOX_SITE_URL=$${SANDBOX_SITE_URL:-http://$(HOST):$(PORT)} \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## make test: install what the tests need and run the whole suite (SQLite unless DATABASE_URL).
+test: $(VENV)/.dev-installed
+	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest -m "not e2e" -q
+
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+coverage: $(VENV)/.dev-installed
+	$(PY) -m pytest --cov --cov-report=term-missing
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3 htmlcov .coverage

@@ -1,0 +1,207 @@
+"""Settings for the shop.
+
+Everything that differs between machines comes from the environment (see `.env.example` for
+every name). For local runs a `.env` file at the project root is read by python-dotenv.
+With DJANGO_DEBUG off, missing secrets stop start-up instead of falling back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from config.env import env_bool, env_float, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# DJANGO_ENV_FILE names another file to read instead (e.g. /dev/null to read none).
+load_dotenv(os.environ.get("DJANGO_ENV_FILE") or BASE_DIR / ".env", override=False)
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it in the environment or in .env "
+            "(see .env.example); only DJANGO_DEBUG=1 runs without one."
+        )
+    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# --- Iamport (PortOne V1) -----------------------------------------------------------------
+IAMPORT_MERCHANT_CODE = env_str("IAMPORT_MERCHANT_CODE")  # 가맹점 식별코드, "imp" + digits
+IAMPORT_API_KEY = env_str("IAMPORT_API_KEY")
+IAMPORT_API_SECRET = env_str("IAMPORT_API_SECRET")
+IAMPORT_API_URL = env_str("IAMPORT_API_URL")
+IAMPORT_SCRIPT_URL = env_str("IAMPORT_SCRIPT_URL")
+IAMPORT_PG = env_str("IAMPORT_PG", "html5_inicis")
+# (connect, read) seconds for every call to the REST API.
+IAMPORT_TIMEOUT = (
+    env_float("IAMPORT_CONNECT_TIMEOUT", 3.05),
+    env_float("IAMPORT_READ_TIMEOUT", 10.0),
+)
+# Pre-register merchant_uid + amount (POST /payments/prepare) before the payment window opens,
+# so that the browser SDK refuses a tampered amount. The server verifies the amount either way.
+IAMPORT_PREPARE = env_bool("IAMPORT_PREPARE", default=True)
+# Optional allowlist of webhook sender addresses (Iamport publishes its IPs, which have changed
+# before). Empty: accept from anywhere; the body is only a hint that is re-fetched anyway.
+IAMPORT_WEBHOOK_ALLOWED_IPS = env_list("IAMPORT_WEBHOOK_ALLOWED_IPS")
+
+# Pay methods offered at checkout. Adding a pay method or routing one to another PG is a
+# settings change: "pg" is what IMP.request_pay receives (None = IAMPORT_PG), "pay_method" the
+# pay_method it receives.
+SHOP_PAY_METHODS: dict[str, dict[str, str | None]] = {
+    "card": {"label": "신용카드", "pg": None, "pay_method": "card"},
+    "trans": {"label": "실시간 계좌이체", "pg": None, "pay_method": "trans"},
+    "vbank": {"label": "가상계좌 (무통장입금)", "pg": None, "pay_method": "vbank"},
+    "kakaopay": {"label": "카카오페이", "pg": "kakaopay", "pay_method": "card"},
+}
+# Days a virtual account stays open for deposit.
+SHOP_VBANK_DUE_DAYS = 3
+
+# --- Local Iamport sandbox ----------------------------------------------------------------
+# "auto" (default): on when DJANGO_DEBUG is on and no Iamport credentials are configured.
+# "1": on (refused with DJANGO_DEBUG off). "0": never.
+_sandbox_choice = env_str("IAMPORT_SANDBOX", "auto").lower()
+_has_credentials = bool(IAMPORT_API_KEY and IAMPORT_API_SECRET)
+if _sandbox_choice == "auto":
+    SANDBOX_ENABLED = DEBUG and not _has_credentials
+else:
+    SANDBOX_ENABLED = env_bool("IAMPORT_SANDBOX")
+    if SANDBOX_ENABLED and not DEBUG:
+        raise ImproperlyConfigured(
+            "IAMPORT_SANDBOX=1 is refused with DJANGO_DEBUG off: the sandbox takes no real money "
+            "and must never run in production."
+        )
+SANDBOX_SITE_URL = env_str("SANDBOX_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+if SANDBOX_ENABLED:
+    IAMPORT_MERCHANT_CODE = IAMPORT_MERCHANT_CODE or "imp00000000"
+    IAMPORT_API_KEY = IAMPORT_API_KEY or "sandbox_api_key"
+    IAMPORT_API_SECRET = IAMPORT_API_SECRET or "sandbox_api_secret"
+    IAMPORT_API_URL = IAMPORT_API_URL or f"{SANDBOX_SITE_URL}/sandbox/iamport/"
+    IAMPORT_SCRIPT_URL = IAMPORT_SCRIPT_URL or "/sandbox/iamport/v1/iamport.js"
+elif not DEBUG:
+    _missing = [
+        name
+        for name, value in [
+            ("IAMPORT_MERCHANT_CODE", IAMPORT_MERCHANT_CODE),
+            ("IAMPORT_API_KEY", IAMPORT_API_KEY),
+            ("IAMPORT_API_SECRET", IAMPORT_API_SECRET),
+        ]
+        if not value
+    ]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"Missing Iamport credentials: {', '.join(_missing)}. Set them in the environment or "
+            "in .env (see .env.example); checkout cannot verify payments without them."
+        )
+IAMPORT_API_URL = IAMPORT_API_URL or "https://api.iamport.kr/"
+IAMPORT_SCRIPT_URL = IAMPORT_SCRIPT_URL or "https://cdn.iamport.kr/v1/iamport.js"
+
+# --- Django -------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "shop",
+    "payments",
+    # The sandbox app is always installed so that its tables exist and its migrations stay in
+    # step; its URLs are wired only while SANDBOX_ENABLED (config/urls.py).
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "shop.context_processors.shop",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent requests (browser callback and webhook at once) must wait for the write lock
+    # instead of failing: IMMEDIATE takes it when the transaction starts, "timeout" waits for it.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # A file (not in-memory) test database, so that threads of the live server and of the
+    # sandbox's webhook sender see the same data as the tests.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "ko-kr"
+TIME_ZONE = "Asia/Seoul"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = BASE_DIR / "media"
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the pay button reads it to post the verdict request
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "payments": {"handlers": ["console"], "level": env_str("PAYMENTS_LOG_LEVEL", "INFO")},
+        "shop": {"handlers": ["console"], "level": "INFO"},
+        "sandbox": {"handlers": ["console"], "level": "INFO"},
+    },
+}
+
+SHOP_NAME = env_str("SHOP_NAME", "아임포트 상점")
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "shop@localhost")

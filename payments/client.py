@@ -1,0 +1,410 @@
+"""The one module that talks to Iamport's REST API (PortOne V1).
+
+- one pooled `requests.Session`, a (connect, read) timeout on every call;
+- the access token is cached until shortly before it expires, computed from Iamport's own
+  clock (`expired_at - now`), and fetched again once when a call answers 401;
+- path ids are URL-encoded, bodies are JSON;
+- replies are parsed once into typed objects with amounts as `int`;
+- failures become a small exception tree that keeps Iamport's `message`.
+
+Deliberately not `iamport-rest-client`: it pins requests 2.26.0, sets no timeout, fetches a
+token for every call and drops Iamport's message on errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Refresh the token this many seconds before Iamport says it expires.
+TOKEN_REFRESH_MARGIN = 60
+
+
+# --- errors -------------------------------------------------------------------------------
+class IamportError(Exception):
+    """Base of every failure talking to Iamport. `message` is Iamport's text when it sent one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class IamportUnavailable(IamportError):
+    """Iamport could not be reached (connection refused, DNS, TLS)."""
+
+
+class IamportTimeout(IamportUnavailable):
+    """Iamport did not answer in time."""
+
+
+class IamportBadResponse(IamportError):
+    """Iamport (or something in between) answered with something that is not its envelope."""
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class IamportRejected(IamportError):
+    """Iamport answered and refused: `code` and `message` are its own."""
+
+    def __init__(self, message: str, *, code: int | None, http_status: int) -> None:
+        super().__init__(message or "Iamport refused the request")
+        self.code = code
+        self.http_status = http_status
+
+
+class IamportAuthError(IamportRejected):
+    """Wrong API key/secret, or a token Iamport no longer accepts."""
+
+
+class IamportNotFound(IamportRejected):
+    """No such payment / registration (HTTP 404)."""
+
+
+# --- typed replies ------------------------------------------------------------------------
+def _int(data: dict[str, Any], key: str) -> int:
+    """An amount or count as int. Iamport sends numbers; a float with a fraction is refused."""
+    value = data.get(key)
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        raise IamportBadResponse(f"{key} is not a number: {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise IamportBadResponse(f"{key} is not a whole number of won: {value!r}")
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise IamportBadResponse(f"{key} is not a number: {value!r}")
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def _time(data: dict[str, Any], key: str) -> datetime | None:
+    """Iamport's unix timestamps, where 0 means "not applicable"."""
+    seconds = _int(data, key)
+    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: str
+    expired_at: int
+    now: int
+
+
+@dataclass(frozen=True)
+class CancelHistory:
+    amount: int
+    reason: str
+    cancelled_at: datetime | None
+    pg_tid: str
+    receipt_url: str
+    cancellation_id: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> CancelHistory:
+        return cls(
+            amount=_int(data, "amount"),
+            reason=_str(data, "reason"),
+            cancelled_at=_time(data, "cancelled_at"),
+            pg_tid=_str(data, "pg_tid"),
+            receipt_url=_str(data, "receipt_url"),
+            cancellation_id=_str(data, "cancellation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class IamportPayment:
+    imp_uid: str
+    merchant_uid: str
+    amount: int
+    cancel_amount: int
+    currency: str
+    status: str  # ready | paid | cancelled | failed
+    pay_method: str
+    pg_provider: str
+    pg_tid: str
+    name: str
+    buyer_name: str
+    buyer_email: str
+    receipt_url: str
+    paid_at: datetime | None
+    failed_at: datetime | None
+    cancelled_at: datetime | None
+    fail_reason: str
+    cancel_reason: str
+    vbank_code: str
+    vbank_name: str
+    vbank_num: str
+    vbank_holder: str
+    vbank_date: datetime | None
+    cancel_history: tuple[CancelHistory, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    STATUSES = ("ready", "paid", "cancelled", "failed")
+
+    @classmethod
+    def from_api(cls, data: Any) -> IamportPayment:
+        if not isinstance(data, dict):
+            raise IamportBadResponse("the payment is not an object")
+        imp_uid, merchant_uid, status = (
+            _str(data, "imp_uid"),
+            _str(data, "merchant_uid"),
+            _str(data, "status"),
+        )
+        if not imp_uid or not merchant_uid:
+            raise IamportBadResponse("the payment has no imp_uid or merchant_uid")
+        if status not in cls.STATUSES:
+            raise IamportBadResponse(f"unknown payment status {status!r}")
+        history = data.get("cancel_history") or []
+        if not isinstance(history, list):
+            raise IamportBadResponse("cancel_history is not a list")
+        return cls(
+            imp_uid=imp_uid,
+            merchant_uid=merchant_uid,
+            amount=_int(data, "amount"),
+            cancel_amount=_int(data, "cancel_amount"),
+            currency=_str(data, "currency") or "KRW",
+            status=status,
+            pay_method=_str(data, "pay_method"),
+            pg_provider=_str(data, "pg_provider"),
+            pg_tid=_str(data, "pg_tid"),
+            name=_str(data, "name"),
+            buyer_name=_str(data, "buyer_name"),
+            buyer_email=_str(data, "buyer_email"),
+            receipt_url=_str(data, "receipt_url"),
+            paid_at=_time(data, "paid_at"),
+            failed_at=_time(data, "failed_at"),
+            cancelled_at=_time(data, "cancelled_at"),
+            fail_reason=_str(data, "fail_reason"),
+            cancel_reason=_str(data, "cancel_reason"),
+            vbank_code=_str(data, "vbank_code"),
+            vbank_name=_str(data, "vbank_name"),
+            vbank_num=_str(data, "vbank_num"),
+            vbank_holder=_str(data, "vbank_holder"),
+            vbank_date=_time(data, "vbank_date"),
+            cancel_history=tuple(
+                CancelHistory.from_api(item) for item in history if isinstance(item, dict)
+            ),
+            raw=data,
+        )
+
+    @property
+    def remaining_amount(self) -> int:
+        """What can still be cancelled: the `checksum` for the next cancel."""
+        return max(self.amount - self.cancel_amount, 0)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    merchant_uid: str
+    amount: int
+
+    @classmethod
+    def from_api(cls, data: Any) -> Prepared:
+        if not isinstance(data, dict) or not data.get("merchant_uid"):
+            raise IamportBadResponse("the prepared registration is not an object")
+        return cls(merchant_uid=_str(data, "merchant_uid"), amount=_int(data, "amount"))
+
+
+# --- the client ---------------------------------------------------------------------------
+class IamportClient:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        base_url: str = "https://api.iamport.kr/",
+        timeout: tuple[float, float] = (3.05, 10.0),
+        session: requests.Session | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.headers.update({"Accept": "application/json"})
+        self._token: str | None = None
+        self._token_valid_until = 0.0  # local monotonic clock
+        self._token_lock = threading.Lock()
+
+    # Payments ------------------------------------------------------------------------------
+    def find_by_imp_uid(self, imp_uid: str) -> IamportPayment:
+        return IamportPayment.from_api(self._call("GET", f"payments/{_path(imp_uid)}"))
+
+    def find_by_merchant_uid(self, merchant_uid: str, status: str | None = None) -> IamportPayment:
+        path = f"payments/find/{_path(merchant_uid)}"
+        if status:
+            path += f"/{_path(status)}"
+        return IamportPayment.from_api(self._call("GET", path))
+
+    def cancel(
+        self,
+        *,
+        imp_uid: str,
+        merchant_uid: str,
+        amount: int,
+        checksum: int,
+        reason: str,
+        extra: dict[str, Any] | None = None,
+    ) -> IamportPayment:
+        """Cancel `amount` won of a payment (a refund once paid).
+
+        `checksum` is the refundable balance this shop believes is left; Iamport refuses the
+        cancel when its own figure differs, which makes a retried refund safe. The amount is
+        always explicit: an omitted amount means "everything left".
+        """
+        if amount <= 0 or checksum <= 0 or amount > checksum:
+            raise ValueError(f"cancel amount {amount} must be positive and at most {checksum}")
+        body = {
+            "imp_uid": imp_uid,
+            "merchant_uid": merchant_uid,
+            "amount": amount,
+            "checksum": checksum,
+            "reason": reason,
+            **(extra or {}),
+        }
+        return IamportPayment.from_api(self._call("POST", "payments/cancel", json_body=body))
+
+    def prepare(self, *, merchant_uid: str, amount: int) -> Prepared:
+        body = {"merchant_uid": merchant_uid, "amount": amount}
+        return Prepared.from_api(self._call("POST", "payments/prepare", json_body=body))
+
+    def prepare_update(self, *, merchant_uid: str, amount: int) -> Prepared:
+        body = {"merchant_uid": merchant_uid, "amount": amount}
+        return Prepared.from_api(self._call("PUT", "payments/prepare", json_body=body))
+
+    def find_prepared(self, merchant_uid: str) -> Prepared:
+        return Prepared.from_api(self._call("GET", f"payments/prepare/{_path(merchant_uid)}"))
+
+    # Token ---------------------------------------------------------------------------------
+    def get_token(self, *, force: bool = False) -> str:
+        with self._token_lock:
+            if not force and self._token and time.monotonic() < self._token_valid_until:
+                return self._token
+            data = self._send(
+                "POST",
+                "users/getToken",
+                json_body={"imp_key": self.api_key, "imp_secret": self.api_secret},
+                token=None,
+            )
+            if not isinstance(data, dict) or not data.get("access_token"):
+                raise IamportBadResponse("the token reply has no access_token")
+            token = Token(
+                access_token=str(data["access_token"]),
+                expired_at=_int(data, "expired_at"),
+                now=_int(data, "now"),
+            )
+            lifetime = token.expired_at - token.now
+            self._token = token.access_token
+            self._token_valid_until = time.monotonic() + max(lifetime - TOKEN_REFRESH_MARGIN, 0)
+            return self._token
+
+    # Plumbing ------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, json_body: dict | None = None) -> Any:
+        token = self.get_token()
+        try:
+            return self._send(method, path, json_body=json_body, token=token)
+        except IamportAuthError:
+            # The token may have been revoked or expired early: fetch a new one, once.
+            logger.info("iamport: 401 on %s %s, refreshing the token once", method, path)
+            return self._send(method, path, json_body=json_body, token=self.get_token(force=True))
+
+    def _send(self, method: str, path: str, *, json_body: dict | None, token: str | None) -> Any:
+        url = self.base_url + path
+        headers = {"Authorization": token} if token else {}
+        started = time.monotonic()
+        try:
+            reply = self.session.request(
+                method, url, json=json_body, headers=headers, timeout=self.timeout
+            )
+        except requests.Timeout as exc:
+            raise IamportTimeout(f"Iamport did not answer {method} {path} in time") from exc
+        except requests.RequestException as exc:
+            raise IamportUnavailable(
+                f"Iamport could not be reached: {exc.__class__.__name__}"
+            ) from exc
+        logger.debug(
+            "iamport %s %s -> %s in %.0f ms",
+            method,
+            path,
+            reply.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        return _unwrap(reply, f"{method} {path}")
+
+
+def _path(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _unwrap(reply: requests.Response, what: str) -> Any:
+    """Iamport's envelope {"code", "message", "response"} -> `response`, or an exception."""
+    try:
+        envelope = reply.json()
+    except (ValueError, json.JSONDecodeError):
+        envelope = None
+    if not isinstance(envelope, dict) or "code" not in envelope:
+        if reply.status_code == 401:
+            raise IamportAuthError("Iamport refused the credentials", code=None, http_status=401)
+        raise IamportBadResponse(
+            f"unreadable reply to {what} (HTTP {reply.status_code})", http_status=reply.status_code
+        )
+    code, message = envelope.get("code"), str(envelope.get("message") or "")
+    if reply.status_code == 401:
+        raise IamportAuthError(message, code=code, http_status=401)
+    if reply.status_code == 404:
+        raise IamportNotFound(message or "not found", code=code, http_status=404)
+    if reply.status_code >= 500:
+        raise IamportBadResponse(
+            f"Iamport failed on {what} (HTTP {reply.status_code}): {message}",
+            http_status=reply.status_code,
+        )
+    if code != 0 or reply.status_code != 200:
+        raise IamportRejected(message, code=code, http_status=reply.status_code)
+    return envelope.get("response")
+
+
+_clients: dict[tuple, IamportClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client() -> IamportClient:
+    """The process-wide client for the configured account (one pooled session, one token)."""
+    key = (
+        settings.IAMPORT_API_URL,
+        settings.IAMPORT_API_KEY,
+        settings.IAMPORT_API_SECRET,
+        tuple(settings.IAMPORT_TIMEOUT),
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = IamportClient(
+                api_key=settings.IAMPORT_API_KEY,
+                api_secret=settings.IAMPORT_API_SECRET,
+                base_url=settings.IAMPORT_API_URL,
+                timeout=tuple(settings.IAMPORT_TIMEOUT),
+            )
+        return client

@@ -1,0 +1,289 @@
+"""The three doors Iamport's results come in by, all leading to `payment_sync`.
+
+- `complete` POST: the order page's pay button reports `imp_uid` + `merchant_uid` (JSON).
+- `complete` GET: the mobile redirect (`m_redirect_url`) lands here with the same in the query.
+- `webhook` POST: Iamport's notification; the body is only a hint.
+
+None of them trusts what it is told: the payment is fetched from Iamport and compared with the
+order on the server. None answers 500: bad input is a 4xx, Iamport trouble a 502/503/504.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from payments.client import (
+    IamportError,
+    IamportNotFound,
+    IamportTimeout,
+    IamportUnavailable,
+)
+from payments.models import WebhookDelivery
+from payments.services import SyncOutcome, SyncResult, payment_prepare, payment_sync
+from shop.models import Order
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 10_000  # bytes of a webhook body worth keeping
+UID_MAX_LENGTH = {"imp_uid": 64, "merchant_uid": 40}
+
+HTTP_STATUS_OF_OUTCOME = {
+    SyncOutcome.PAID: 200,
+    SyncOutcome.AWAITING_DEPOSIT: 200,
+    SyncOutcome.NOT_PAID: 402,
+    SyncOutcome.CANCELLED: 409,
+    SyncOutcome.REFUNDED: 409,
+    SyncOutcome.FORGED: 409,
+    SyncOutcome.DUPLICATE: 409,
+    SyncOutcome.UNFULFILLABLE: 409,
+    SyncOutcome.MISMATCH: 409,
+    SyncOutcome.NOT_OURS: 404,
+}
+
+UNAVAILABLE_MESSAGE = "결제 확인이 지연되고 있습니다. 잠시 후 주문 내역에서 다시 확인해 주세요."
+NOT_FOUND_MESSAGE = "결제 정보를 찾을 수 없습니다."
+
+
+class BadInput(ValueError):
+    """The request itself is unusable; the message says why."""
+
+
+def _iamport_failure(exc: IamportError) -> tuple[int, str]:
+    """HTTP status and a buyer-facing message for a failure to ask Iamport."""
+    if isinstance(exc, IamportNotFound):
+        return 404, NOT_FOUND_MESSAGE
+    if isinstance(exc, IamportTimeout):
+        return 504, UNAVAILABLE_MESSAGE
+    if isinstance(exc, IamportUnavailable):
+        return 503, UNAVAILABLE_MESSAGE
+    return 502, UNAVAILABLE_MESSAGE
+
+
+def never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A bug or an outage below us becomes a logged 503 (retry later), never a bare 500."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Exception:
+            logger.exception("%s %s failed unexpectedly", request.method, request.path)
+            return JsonResponse(
+                {"status": None, "message": UNAVAILABLE_MESSAGE, "redirect_url": None}, status=503
+            )
+
+    return wrapper
+
+
+def _uid(data: Any, name: str, *, required: bool = True) -> str | None:
+    value = data.get(name) if isinstance(data, dict) else None
+    if value is None or value == "":
+        if required:
+            raise BadInput(f"{name} is required")
+        return None
+    if not isinstance(value, str) or len(value) > UID_MAX_LENGTH[name] or not value.isprintable():
+        raise BadInput(f"{name} is not a valid id")
+    return value.strip()
+
+
+def _json_body(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    return data
+
+
+def _verdict(status: int, message: str, order: Order | None) -> JsonResponse:
+    return JsonResponse(
+        {
+            "status": order.status if order else None,
+            "message": message,
+            "redirect_url": order.get_absolute_url() if order else None,
+        },
+        status=status,
+    )
+
+
+# --- complete -----------------------------------------------------------------------------
+@never_500
+@require_http_methods(["GET", "POST"])
+def complete(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _complete_redirect(request)
+    return _complete_json(request)
+
+
+def _complete_json(request: HttpRequest) -> JsonResponse:
+    try:
+        data = _json_body(request)
+        imp_uid, merchant_uid = _uid(data, "imp_uid"), _uid(data, "merchant_uid")
+    except BadInput as exc:
+        logger.info("complete: bad request: %s", exc)
+        return _verdict(400, f"잘못된 요청입니다 ({exc}).", None)
+    order = Order.objects.filter(merchant_uid=merchant_uid).first()
+    if order is None:
+        logger.info("complete: unknown order %s (imp_uid %s)", merchant_uid, imp_uid)
+        return _verdict(404, "주문을 찾을 수 없습니다.", None)
+    try:
+        result = payment_sync(imp_uid=imp_uid, merchant_uid=merchant_uid)
+    except IamportError as exc:
+        status, message = _iamport_failure(exc)
+        logger.warning("complete %s/%s: Iamport failed: %r", merchant_uid, imp_uid, exc)
+        return _verdict(status, message, order)
+    logger.info("complete %s/%s: %s", merchant_uid, imp_uid, result.outcome)
+    return _verdict(HTTP_STATUS_OF_OUTCOME[result.outcome], result.message, result.order or order)
+
+
+def _complete_redirect(request: HttpRequest) -> HttpResponseRedirect:
+    """The mobile flow: verify, then show the order page with the verdict as a message."""
+    try:
+        merchant_uid = _uid(request.GET, "merchant_uid")
+        imp_uid = _uid(request.GET, "imp_uid", required=False)
+    except BadInput as exc:
+        messages.error(request, f"결제 결과를 확인할 수 없습니다 ({exc}).")
+        return redirect("shop:product_list")
+    order = Order.objects.filter(merchant_uid=merchant_uid).first()
+    if order is None:
+        messages.error(request, "주문을 찾을 수 없습니다.")
+        return redirect("shop:product_list")
+    if imp_uid is None:
+        # The payment never started (refused by the SDK); only the PG's words are left to show.
+        messages.error(
+            request, request.GET.get("error_msg", "")[:200] or "결제가 시작되지 않았습니다."
+        )
+        return redirect(order)
+    try:
+        result = payment_sync(imp_uid=imp_uid, merchant_uid=merchant_uid)
+    except IamportError as exc:
+        _, message = _iamport_failure(exc)
+        logger.warning("mobile complete %s/%s: Iamport failed: %r", merchant_uid, imp_uid, exc)
+        messages.warning(request, message)
+        return redirect(order)
+    logger.info("mobile complete %s/%s: %s", merchant_uid, imp_uid, result.outcome)
+    _flash(request, result)
+    return redirect(order)
+
+
+def _flash(request: HttpRequest, result: SyncResult) -> None:
+    if result.outcome == SyncOutcome.PAID:
+        messages.success(request, result.message)
+    elif result.outcome == SyncOutcome.AWAITING_DEPOSIT:
+        messages.info(request, result.message)
+    else:
+        messages.error(request, result.message)
+
+
+# --- webhook ------------------------------------------------------------------------------
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _webhook_payload(request: HttpRequest) -> dict:
+    if request.content_type == "application/json":
+        return _json_body(request)
+    try:
+        return request.POST.dict()
+    except Exception:  # a malformed multipart body raises here
+        raise BadInput("the body is neither JSON nor a form") from None
+
+
+@csrf_exempt
+@never_500
+@require_POST
+def webhook(request: HttpRequest) -> JsonResponse:
+    delivery = WebhookDelivery.objects.create(
+        remote_addr=_client_ip(request),
+        headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
+        body=request.body[:MAX_BODY].decode("utf-8", errors="replace"),
+    )
+
+    def done(outcome: str, detail: str, status: int = 200) -> JsonResponse:
+        delivery.outcome, delivery.detail = outcome, detail
+        delivery.save(update_fields=["outcome", "detail", "imp_uid", "merchant_uid", "status_hint"])
+        logger.info("webhook %s: %s (%s)", delivery.pk, outcome, detail)
+        return JsonResponse({"result": outcome, "detail": detail}, status=status)
+
+    allowed = settings.IAMPORT_WEBHOOK_ALLOWED_IPS
+    if allowed and delivery.remote_addr not in allowed:
+        return done(
+            WebhookDelivery.Outcome.REJECTED, f"sender {delivery.remote_addr} not allowed", 403
+        )
+    try:
+        payload = _webhook_payload(request)
+        imp_uid = _uid(payload, "imp_uid")
+        delivery.merchant_uid = _uid(payload, "merchant_uid", required=False) or ""
+    except BadInput as exc:
+        return done(WebhookDelivery.Outcome.REJECTED, str(exc), 400)
+    delivery.imp_uid = imp_uid
+    status_hint = payload.get("status")
+    delivery.status_hint = status_hint[:20] if isinstance(status_hint, str) else ""
+
+    try:
+        # The body's merchant_uid and status are only hints: the payment is fetched by imp_uid.
+        result = payment_sync(imp_uid=imp_uid)
+    except IamportNotFound:
+        return done(WebhookDelivery.Outcome.IGNORED, "Iamport does not know this imp_uid")
+    except IamportError as exc:
+        status, _ = _iamport_failure(exc)
+        return done(
+            WebhookDelivery.Outcome.ERROR, f"{exc.__class__.__name__}: {exc.message}", status
+        )
+    if result.outcome == SyncOutcome.NOT_OURS:
+        return done(WebhookDelivery.Outcome.IGNORED, result.message)
+    if (
+        delivery.merchant_uid
+        and result.order
+        and delivery.merchant_uid != result.order.merchant_uid
+    ):
+        logger.warning(
+            "webhook %s named %s but the payment is for %s",
+            delivery.pk,
+            delivery.merchant_uid,
+            result.order.merchant_uid,
+        )
+    order_status = result.order.status if result.order else "-"
+    return done(WebhookDelivery.Outcome.PROCESSED, f"{result.outcome}; order {order_status}")
+
+
+# --- prepare ------------------------------------------------------------------------------
+@never_500
+@require_POST
+def prepare(request: HttpRequest) -> JsonResponse:
+    """Pre-register the order's server-side amount before the payment window opens."""
+    try:
+        merchant_uid = _uid(_json_body(request), "merchant_uid")
+    except BadInput as exc:
+        return JsonResponse({"message": f"잘못된 요청입니다 ({exc})."}, status=400)
+    order = Order.objects.filter(merchant_uid=merchant_uid).first()
+    if order is None:
+        return JsonResponse({"message": "주문을 찾을 수 없습니다."}, status=404)
+    if not order.is_payable:
+        return JsonResponse(
+            {
+                "message": f"이미 '{order.get_status_display()}' 상태인 주문입니다.",
+                "redirect_url": reverse("shop:order_detail", args=[order.merchant_uid]),
+            },
+            status=409,
+        )
+    try:
+        amount = payment_prepare(order=order)
+    except IamportError as exc:
+        status, message = _iamport_failure(exc)
+        logger.warning("prepare %s: Iamport failed: %r", merchant_uid, exc)
+        return JsonResponse({"message": message}, status=502 if status == 404 else status)
+    return JsonResponse({"merchant_uid": order.merchant_uid, "amount": amount})

@@ -1,0 +1,142 @@
+"""Catalogue and orders. Amounts are whole won in integer fields; nothing here knows Iamport."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Product(models.Model):
+    name = models.CharField("상품명", max_length=100)
+    description = models.TextField("설명", blank=True)
+    price = models.PositiveBigIntegerField("가격 (원)", validators=[MinValueValidator(100)])
+    stock = models.PositiveIntegerField("재고", default=0)
+    is_active = models.BooleanField("판매 중", default=True)
+    image = models.ImageField("이미지", upload_to="products/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "상품"
+        verbose_name_plural = "상품"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("shop:product_detail", args=[self.pk])
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+
+def new_merchant_uid() -> str:
+    """An unguessable order number: date for humans, 128 random bits for safety (33 chars)."""
+    return f"o{timezone.localdate():%Y%m%d}{secrets.token_hex(12)}"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "결제 대기"
+        AWAITING_DEPOSIT = "awaiting_deposit", "입금 대기"
+        PAID = "paid", "결제 완료"
+        PARTIALLY_REFUNDED = "partially_refunded", "부분 환불"
+        REFUNDED = "refunded", "환불 완료"
+        CANCELLED = "cancelled", "주문 취소"
+        FAILED = "failed", "주문 실패"
+
+    merchant_uid = models.CharField(
+        "주문번호", max_length=40, unique=True, default=new_merchant_uid
+    )
+    status = models.CharField(
+        "상태", max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    amount = models.PositiveBigIntegerField("결제 금액 (원)")
+    refunded_amount = models.PositiveBigIntegerField("환불 금액 (원)", default=0)
+    pay_method = models.CharField("결제 수단", max_length=20)
+    buyer_name = models.CharField("주문자", max_length=50)
+    buyer_email = models.EmailField("이메일")
+    buyer_tel = models.CharField("연락처", max_length=20)
+    buyer_addr = models.CharField("주소", max_length=200)
+    buyer_postcode = models.CharField("우편번호", max_length=10)
+    # Why the order is where it is, for the buyer (e.g. the PG's message after a declined card).
+    status_message = models.CharField("상태 메시지", max_length=255, blank=True)
+    # Virtual account (무통장입금) issued for this order, shown to the buyer until the deposit.
+    deposit_bank = models.CharField("입금 은행", max_length=50, blank=True)
+    deposit_account = models.CharField("입금 계좌", max_length=50, blank=True)
+    deposit_holder = models.CharField("예금주", max_length=50, blank=True)
+    deposit_due = models.DateTimeField("입금 기한", null=True, blank=True)
+    stock_taken = models.BooleanField("재고 차감됨", default=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField("주문일시", auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField("결제일시", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "주문"
+        verbose_name_plural = "주문"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__lte=models.F("amount")),
+                name="order_refund_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.merchant_uid
+
+    def get_absolute_url(self) -> str:
+        return reverse("shop:order_detail", args=[self.merchant_uid])
+
+    @property
+    def name(self) -> str:
+        """The order's name for the payment window (<= 40 chars): "첫 상품 외 N건"."""
+        lines = list(self.lines.all())
+        if not lines:
+            return "주문"
+        first = lines[0].product_name
+        rest = len(lines) - 1
+        suffix = f" 외 {rest}건" if rest else ""
+        room = 40 - len(suffix)
+        if len(first) > room:
+            first = first[: room - 1] + "…"
+        return first + suffix
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.amount - self.refunded_amount
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    # Snapshots: what the buyer saw when ordering, whatever happens to the product later.
+    product_name = models.CharField("상품명", max_length=100)
+    unit_price = models.PositiveBigIntegerField("단가 (원)")
+    quantity = models.PositiveIntegerField("수량", validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "주문 상품"
+        verbose_name_plural = "주문 상품"
+
+    def __str__(self) -> str:
+        return f"{self.product_name} × {self.quantity}"
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity

@@ -1,0 +1,294 @@
+"""Writes on orders: creation and the guarded status transitions.
+
+Every change of `Order.status` goes through `_move`, which refuses a move the lifecycle does
+not allow. Each service locks the order row (`select_for_update`) and re-reads it inside the
+transaction, so two callers racing on one order (the browser and Iamport's webhook) serialise
+and the second sees what the first did. Services are safe to call inside a caller's own
+`transaction.atomic()`; they then become part of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from shop.models import Order, OrderLine, Product
+
+logger = logging.getLogger(__name__)
+
+Status = Order.Status
+
+# The order lifecycle: from each status, where it may go next.
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    Status.PENDING: frozenset(
+        {Status.AWAITING_DEPOSIT, Status.PAID, Status.CANCELLED, Status.FAILED}
+    ),
+    Status.AWAITING_DEPOSIT: frozenset({Status.PAID, Status.CANCELLED, Status.FAILED}),
+    Status.PAID: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+    Status.PARTIALLY_REFUNDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+    Status.REFUNDED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.FAILED: frozenset(),
+}
+
+
+class OrderError(Exception):
+    """Base for refusals from the order services; the message is fit for a person."""
+
+
+class IllegalTransition(OrderError):
+    def __init__(self, order: Order, to: str) -> None:
+        self.order, self.to = order, to
+        super().__init__(
+            f"주문 {order.merchant_uid}: '{Status(order.status).label}'에서 "
+            f"'{Status(to).label}'(으)로 바꿀 수 없습니다."
+        )
+
+
+class OutOfStock(OrderError):
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(f"재고가 부족합니다: {', '.join(names)}")
+
+
+class EmptyCart(OrderError):
+    def __init__(self) -> None:
+        super().__init__("장바구니가 비어 있습니다.")
+
+
+class ProductUnavailable(OrderError):
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(f"판매하지 않는 상품이 있습니다: {', '.join(names)}")
+
+
+@dataclass(frozen=True)
+class Buyer:
+    name: str
+    email: str
+    tel: str
+    addr: str
+    postcode: str
+
+
+def can_move(current: str, to: str) -> bool:
+    return to in ALLOWED_MOVES[current]
+
+
+def _locked(order: Order) -> Order:
+    """The order's row, locked until the surrounding transaction ends, freshly read."""
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _move(order: Order, to: str, *, message: str | None = None) -> Order:
+    if not can_move(order.status, to):
+        raise IllegalTransition(order, to)
+    logger.info("order %s: %s -> %s", order.merchant_uid, order.status, to)
+    order.status = to
+    if message is not None:
+        order.status_message = message[:255]
+    return order
+
+
+def order_create(
+    *,
+    items: Iterable[tuple[int, int]],
+    buyer: Buyer,
+    pay_method: str,
+    user=None,
+) -> Order:
+    """A pending order for (product id, quantity) pairs, priced from the database.
+
+    The browser never names a price: each line snapshots the product's current name and price,
+    and the total is computed here. Stock is checked (not yet taken: that happens once, when the
+    order is paid).
+    """
+    quantities: dict[int, int] = {}
+    for product_id, quantity in items:
+        if quantity > 0:
+            quantities[product_id] = quantities.get(product_id, 0) + quantity
+    if not quantities:
+        raise EmptyCart()
+    if pay_method not in settings.SHOP_PAY_METHODS:
+        raise OrderError(f"지원하지 않는 결제 수단입니다: {pay_method}")
+
+    with transaction.atomic():
+        products = {p.pk: p for p in Product.objects.filter(pk__in=quantities).order_by("pk")}
+        unavailable = [
+            products[pk].name if pk in products else f"#{pk}"
+            for pk in quantities
+            if pk not in products or not products[pk].is_active
+        ]
+        if unavailable:
+            raise ProductUnavailable(unavailable)
+        short = [products[pk].name for pk, qty in quantities.items() if products[pk].stock < qty]
+        if short:
+            raise OutOfStock(short)
+
+        order = Order.objects.create(
+            amount=sum(products[pk].price * qty for pk, qty in quantities.items()),
+            pay_method=pay_method,
+            buyer_name=buyer.name,
+            buyer_email=buyer.email,
+            buyer_tel=buyer.tel,
+            buyer_addr=buyer.addr,
+            buyer_postcode=buyer.postcode,
+            user=user if user is not None and user.is_authenticated else None,
+        )
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                product=products[pk],
+                product_name=products[pk].name,
+                unit_price=products[pk].price,
+                quantity=qty,
+            )
+            for pk, qty in quantities.items()
+        )
+    logger.info("order %s created: %s won", order.merchant_uid, order.amount)
+    return order
+
+
+def order_mark_paid(*, order: Order, paid_at: datetime | None = None) -> Order:
+    """pending / awaiting_deposit -> paid, taking stock exactly once.
+
+    Raises OutOfStock (and changes nothing) when another order has taken the last items since
+    checkout; the caller decides what to do with the money.
+    """
+    with transaction.atomic():
+        order = _locked(order)
+        _move(order, Status.PAID, message="")
+        if not order.stock_taken:
+            _take_stock(order)
+            order.stock_taken = True
+        order.paid_at = paid_at or timezone.now()
+        order.save(
+            update_fields=["status", "status_message", "stock_taken", "paid_at", "updated_at"]
+        )
+        transaction.on_commit(lambda: _send_paid_mail(order.pk))
+    return order
+
+
+def _take_stock(order: Order) -> None:
+    lines = list(order.lines.all())
+    # Lock products in a fixed order so that two orders sharing products cannot deadlock.
+    ids = sorted({line.product_id for line in lines})
+    stock = dict(
+        Product.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "stock")
+    )
+    needed: dict[int, int] = {}
+    for line in lines:
+        needed[line.product_id] = needed.get(line.product_id, 0) + line.quantity
+    short = [
+        line.product_name for line in lines if stock[line.product_id] < needed[line.product_id]
+    ]
+    if short:
+        raise OutOfStock(short)
+    for product_id, quantity in needed.items():
+        Product.objects.filter(pk=product_id).update(stock=F("stock") - quantity)
+
+
+def order_mark_awaiting_deposit(
+    *, order: Order, bank: str, account: str, holder: str, due: datetime | None
+) -> Order:
+    """pending -> awaiting_deposit, keeping the virtual account to show the buyer."""
+    with transaction.atomic():
+        order = _locked(order)
+        _move(order, Status.AWAITING_DEPOSIT, message="")
+        order.deposit_bank, order.deposit_account, order.deposit_holder = bank, account, holder
+        order.deposit_due = due
+        order.save(
+            update_fields=[
+                "status",
+                "status_message",
+                "deposit_bank",
+                "deposit_account",
+                "deposit_holder",
+                "deposit_due",
+                "updated_at",
+            ]
+        )
+    return order
+
+
+def order_mark_cancelled(*, order: Order, reason: str) -> Order:
+    """pending / awaiting_deposit -> cancelled (nothing was paid)."""
+    with transaction.atomic():
+        order = _locked(order)
+        _move(order, Status.CANCELLED, message=reason)
+        order.save(update_fields=["status", "status_message", "updated_at"])
+    return order
+
+
+def order_mark_failed(*, order: Order, reason: str) -> Order:
+    """An order that can no longer be fulfilled (e.g. sold out while the buyer paid)."""
+    with transaction.atomic():
+        order = _locked(order)
+        _move(order, Status.FAILED, message=reason)
+        order.save(update_fields=["status", "status_message", "updated_at"])
+    return order
+
+
+def order_note_payment_problem(*, order: Order, message: str) -> Order:
+    """Keep a payable order payable, with the reason the last attempt did not pay it."""
+    with transaction.atomic():
+        order = _locked(order)
+        order.status_message = message[:255]
+        order.save(update_fields=["status_message", "updated_at"])
+    return order
+
+
+def order_record_refund(*, order: Order, refunded_total: int) -> Order:
+    """paid / partially_refunded -> partially_refunded or refunded, from the total refunded.
+
+    `refunded_total` is the whole amount refunded so far (not the latest refund), so applying
+    the same figure twice changes nothing.
+    """
+    with transaction.atomic():
+        order = _locked(order)
+        if refunded_total == order.refunded_amount and order.status != Status.PAID:
+            return order
+        if not 0 < refunded_total <= order.amount:
+            raise OrderError(
+                f"환불 합계 {refunded_total:,}원은 "
+                f"주문 금액 {order.amount:,}원의 범위를 벗어납니다."
+            )
+        if refunded_total < order.refunded_amount:
+            raise OrderError("환불 합계는 줄어들 수 없습니다.")
+        to = Status.REFUNDED if refunded_total == order.amount else Status.PARTIALLY_REFUNDED
+        _move(order, to)
+        order.refunded_amount = refunded_total
+        order.save(update_fields=["status", "refunded_amount", "updated_at"])
+    return order
+
+
+def _send_paid_mail(order_id: int) -> None:
+    order = Order.objects.get(pk=order_id)
+    url = reverse("shop:order_detail", args=[order.merchant_uid])
+    try:
+        send_mail(
+            subject=f"[{settings.SHOP_NAME}] 결제가 완료되었습니다 ({order.merchant_uid})",
+            message=(
+                f"{order.buyer_name}님, 주문해 주셔서 감사합니다.\n\n"
+                f"주문번호: {order.merchant_uid}\n"
+                f"상품: {order.name}\n"
+                f"결제 금액: {order.amount:,}원\n\n"
+                f"주문 내역: {url}\n"
+            ),
+            from_email=None,
+            recipient_list=[order.buyer_email],
+        )
+    except Exception:  # a mail outage must not undo a payment that is already committed
+        logger.exception("order %s: could not send the payment confirmation", order.merchant_uid)

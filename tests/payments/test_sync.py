@@ -1,0 +1,297 @@
+"""The one synchronisation service: every verdict it can reach, and its idempotency."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from payments.client import IamportNotFound
+from payments.models import Payment, Refund
+from payments.services import SyncOutcome, payment_sync
+from shop.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+IMP = "imp_123456789012"
+
+
+@pytest.fixture
+def order(order_factory):
+    return order_factory(price=12000, stock=5, quantity=1)
+
+
+def reload(obj):
+    obj.refresh_from_db()
+    return obj
+
+
+def test_paid_with_equal_amount_marks_order_paid_and_takes_stock_once(
+    iamport, order, django_capture_on_commit_callbacks
+):
+    iamport.payment(order.merchant_uid)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.PAID
+    order = reload(order)
+    assert order.status == Order.Status.PAID
+    assert order.paid_at is not None
+    assert order.lines.get().product.stock == 4
+    payment = Payment.objects.get(imp_uid=IMP)
+    assert (payment.order, payment.amount, payment.status, payment.verdict) == (
+        order,
+        12000,
+        "paid",
+        Payment.Verdict.ACCEPTED,
+    )
+    assert payment.raw["pg_tid"].startswith("Stdpay")
+    assert len(mail.outbox) == 1
+    assert order.merchant_uid in mail.outbox[0].subject
+
+
+def test_repeated_sync_changes_nothing_more(iamport, order, django_capture_on_commit_callbacks):
+    iamport.payment(order.merchant_uid)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+        again = payment_sync(imp_uid=IMP)
+        third = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert again.outcome == third.outcome == SyncOutcome.PAID
+    assert reload(order).lines.get().product.stock == 4
+    assert Payment.objects.count() == 1
+    assert len(mail.outbox) == 1
+    assert not iamport.calls("POST", "payments/cancel")
+
+
+def test_vbank_ready_stores_the_account_then_deposit_pays(iamport, order):
+    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+
+    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.AWAITING_DEPOSIT
+    order = reload(order)
+    assert order.status == Order.Status.AWAITING_DEPOSIT
+    assert (order.deposit_bank, order.deposit_account, order.deposit_holder) == (
+        "KB국민은행",
+        "12345678901234",
+        "아임포트 상점",
+    )
+    assert order.deposit_due is not None and order.deposit_due.timestamp() == 1764489599
+    assert order.lines.get().product.stock == 5  # nothing taken before the money arrives
+
+    iamport.replace_payment(payment, status="paid", paid_at=1764300000)
+    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.PAID
+    order = reload(order)
+    assert order.status == Order.Status.PAID
+    assert order.lines.get().product.stock == 4
+
+
+def test_a_stale_ready_after_the_deposit_does_not_move_anything_back(iamport, order):
+    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(payment, status="paid", paid_at=1764300000)
+    payment_sync(imp_uid=IMP)
+
+    iamport.replace_payment(payment)  # an out-of-order "ready" webhook arrives last
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.PAID
+    assert reload(order).status == Order.Status.PAID
+    assert Payment.objects.get().status == "paid"
+
+
+def test_failed_payment_leaves_the_order_payable_with_the_reason(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_failed")
+
+    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.NOT_PAID
+    assert result.message == "[F1002] 카드 한도 초과"
+    order = reload(order)
+    assert order.status == Order.Status.PENDING and order.is_payable
+    assert order.status_message == "[F1002] 카드 한도 초과"
+    assert Payment.objects.get().verdict == Payment.Verdict.FAILED
+
+
+def test_retry_after_a_failure_pays_the_same_order(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_failed")
+    payment_sync(imp_uid=IMP)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+
+    result = payment_sync(imp_uid="imp_000000000002", merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.PAID
+    order = reload(order)
+    assert order.status == Order.Status.PAID and order.status_message == ""
+    assert order.payments.count() == 2
+
+
+def test_an_open_payment_window_is_not_paid_yet(iamport, order):
+    iamport.payment(order.merchant_uid, status="ready", paid_at=0)
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.NOT_PAID
+    assert reload(order).status == Order.Status.PENDING
+
+
+def test_cancelled_before_we_saw_it_paid_cancels_the_order(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_cancelled")
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.CANCELLED
+    order = reload(order)
+    assert order.status == Order.Status.CANCELLED
+    assert order.status_message == "고객 요청"
+
+
+def test_cancelled_after_payment_refunds_the_order(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(
+        payment, status="cancelled", cancel_amount=12000, cancelled_at=1764234000
+    )
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.REFUNDED
+    order = reload(order)
+    assert (order.status, order.refunded_amount) == (Order.Status.REFUNDED, 12000)
+
+
+def test_partial_cancel_from_the_console_partially_refunds(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(payment, cancel_amount=3000)
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.REFUNDED
+    order = reload(order)
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 3000)
+    assert Payment.objects.get().cancel_amount == 3000
+
+
+def test_vbank_cancelled_before_deposit_cancels_the_order(iamport, order):
+    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(payment, status="cancelled", cancelled_at=1764234000)
+
+    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.CANCELLED
+    assert reload(order).status == Order.Status.CANCELLED
+
+
+@pytest.mark.parametrize("paid_amount", [100, 11999, 12001, 120000])
+def test_amount_different_from_the_order_is_cancelled_at_iamport(iamport, order, paid_amount):
+    payment = iamport.payment(order.merchant_uid, amount=paid_amount)
+    iamport.cancel_ok(payment, paid_amount)
+
+    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.FORGED
+    [cancel] = iamport.calls("POST", "payments/cancel")
+    body = iamport.body(cancel)
+    assert body["imp_uid"] == IMP and body["merchant_uid"] == order.merchant_uid
+    assert body["amount"] == body["checksum"] == paid_amount
+    assert body["reason"]
+    order = reload(order)
+    assert order.status == Order.Status.PENDING
+    assert order.lines.get().product.stock == 5
+    recorded = Payment.objects.get()
+    assert recorded.verdict == Payment.Verdict.FORGED
+    assert (recorded.status, recorded.cancel_amount) == ("cancelled", paid_amount)
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.checksum, refund.status) == (
+        paid_amount,
+        paid_amount,
+        "succeeded",
+    )
+
+
+def test_a_forged_payment_is_cancelled_only_once(iamport, order):
+    payment = iamport.payment(order.merchant_uid, amount=100)
+    cancelled = iamport.cancel_ok(payment, 100)
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(cancelled)
+
+    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.FORGED
+    assert len(iamport.calls("POST", "payments/cancel")) == 1
+
+
+def test_a_refused_cancel_of_a_forged_payment_rereads_it(iamport, order):
+    payment = iamport.payment(order.merchant_uid, amount=100)
+    iamport.cancel_refused("이미 전액취소된 주문입니다.")
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.FORGED
+    assert len(iamport.calls("GET", f"payments/{IMP}")) == 2
+    assert Refund.objects.count() == 0
+    assert Payment.objects.get().verdict == Payment.Verdict.FORGED
+    assert payment["amount"] == 100
+
+
+def test_someone_elses_imp_uid_changes_nothing(iamport, order, order_factory):
+    other = order_factory(price=12000)
+    iamport.payment(other.merchant_uid)
+
+    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.MISMATCH
+    assert reload(order).status == reload(other).status == Order.Status.PENDING
+    assert not Payment.objects.exists()
+
+
+def test_a_payment_for_no_order_of_ours_changes_nothing(iamport, order):
+    iamport.payment("o20261127somebodyelse")
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.NOT_OURS
+    assert not Payment.objects.exists()
+    assert not iamport.calls("POST", "payments/cancel")
+
+
+def test_unknown_imp_uid_raises_not_found(iamport, order):
+    iamport.not_found("imp_nosuchpayment")
+
+    with pytest.raises(IamportNotFound) as caught:
+        payment_sync(imp_uid="imp_nosuchpayment", merchant_uid=order.merchant_uid)
+
+    assert caught.value.message == "존재하지 않는 결제정보입니다."
+    assert reload(order).status == Order.Status.PENDING
+
+
+def test_a_second_payment_for_a_paid_order_is_refunded_as_duplicate(iamport, order):
+    iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    second = iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+    iamport.cancel_ok(second, 12000)
+
+    result = payment_sync(imp_uid="imp_000000000002")
+
+    assert result.outcome == SyncOutcome.DUPLICATE
+    body = iamport.body(iamport.calls("POST", "payments/cancel")[0])
+    assert (body["imp_uid"], body["amount"], body["checksum"]) == ("imp_000000000002", 12000, 12000)
+    order = reload(order)
+    assert order.status == Order.Status.PAID and order.lines.get().product.stock == 4
+
+
+def test_sold_out_while_paying_refunds_and_fails_the_order(iamport, order):
+    product = order.lines.get().product
+    product.stock = 0
+    product.save()
+    payment = iamport.payment(order.merchant_uid)
+    iamport.cancel_ok(payment, 12000)
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.UNFULFILLABLE
+    assert len(iamport.calls("POST", "payments/cancel")) == 1
+    order = reload(order)
+    assert order.status == Order.Status.FAILED and not order.stock_taken
+    assert reload(product).stock == 0

@@ -1,0 +1,31 @@
+"""Settings for the test suite: the shop's own settings with Iamport pointed at fixed values.
+
+The real Iamport host is named so that every call is matched by a `responses` mock; nothing
+reaches the network (see tests/conftest.py). DATABASE_URL is left alone: unset means SQLite,
+a postgres:// URL runs the same suite on PostgreSQL.
+"""
+
+import os
+
+os.environ.update(
+    {
+        "DJANGO_DEBUG": "1",
+        "DJANGO_SECRET_KEY": "test-secret-key",
+        "IAMPORT_SANDBOX": "1",
+        "IAMPORT_MERCHANT_CODE": "imp00000000",
+        "IAMPORT_API_KEY": "imp_apikey",
+        "IAMPORT_API_SECRET": "test_api_secret",
+        "IAMPORT_API_URL": "https://api.iamport.kr/",
+        "IAMPORT_PREPARE": "1",
+        "IAMPORT_WEBHOOK_ALLOWED_IPS": "",
+    }
+)
+os.environ.pop("IAMPORT_SCRIPT_URL", None)
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
