@@ -486,7 +486,7 @@ def payment_refund(
 
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        payment = _store_reply(payment, updated)
+        payment = refund.payment = _store_reply(payment, updated)
         for name, value in _cancellation_fields(updated).items():
             setattr(refund, name, value)
         refund.status, refund.message = Refund.Status.SUCCEEDED, ""

@@ -1,0 +1,53 @@
+"""Reconcile open orders with Iamport: the safety net for a webhook that never arrived.
+
+    python manage.py sync_payments            # open orders of the last 7 days
+    python manage.py sync_payments --days 30
+    python manage.py sync_payments --merchant-uid o20261127...
+
+For every order still pending or awaiting a deposit, the newest Iamport payment for its
+merchant_uid is fetched and handed to the same `payment_sync` the webhook uses. Run it from
+cron every few minutes in production.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from payments.client import IamportError, IamportNotFound, get_client
+from payments.services import payment_sync
+from shop.models import Order
+
+
+class Command(BaseCommand):
+    help = "Re-check open orders against Iamport and apply what it says."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--days", type=int, default=7, help="look back this many days")
+        parser.add_argument("--merchant-uid", help="only this order")
+
+    def handle(self, *args, days: int, merchant_uid: str | None, **options) -> None:
+        orders = Order.objects.filter(
+            status__in=[Order.Status.PENDING, Order.Status.AWAITING_DEPOSIT],
+            created_at__gte=timezone.now() - timedelta(days=days),
+        )
+        if merchant_uid:
+            orders = Order.objects.filter(merchant_uid=merchant_uid)
+        checked = changed = failed = 0
+        for order in orders.iterator():
+            checked += 1
+            try:
+                remote = get_client().find_by_merchant_uid(order.merchant_uid)
+                result = payment_sync(imp_uid=remote.imp_uid, merchant_uid=order.merchant_uid)
+            except IamportNotFound:
+                continue  # never paid: nothing at Iamport for it
+            except IamportError as exc:
+                failed += 1
+                self.stderr.write(f"{order.merchant_uid}: Iamport failed: {exc.message}")
+                continue
+            if result.order and result.order.status != order.status:
+                changed += 1
+                self.stdout.write(f"{order.merchant_uid}: {order.status} -> {result.order.status}")
+        self.stdout.write(f"checked {checked} open orders: {changed} changed, {failed} failed")
