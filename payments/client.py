@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Refresh the token this many seconds before Iamport says it expires.
 TOKEN_REFRESH_MARGIN = 60
+# What `cancel` checks itself; `extra` may add fields (refund account, tax) but not these.
+CANCEL_FIELDS = frozenset({"imp_uid", "merchant_uid", "amount", "checksum", "reason"})
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -74,10 +76,12 @@ class IamportNotFound(IamportRejected):
 
 
 # --- typed replies ------------------------------------------------------------------------
-def _int(data: dict[str, Any], key: str) -> int:
+def _int(data: dict[str, Any], key: str, *, required: bool = False) -> int:
     """An amount or count as int. Iamport sends numbers; a float with a fraction is refused."""
     value = data.get(key)
     if value is None or value == "":
+        if required:
+            raise IamportBadResponse(f"{key} is missing")
         return 0
     if isinstance(value, bool):
         raise IamportBadResponse(f"{key} is not a number: {value!r}")
@@ -87,11 +91,8 @@ def _int(data: dict[str, Any], key: str) -> int:
         return int(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
+    if isinstance(value, str) and value.isascii() and value.removeprefix("-").isdigit():
+        return int(value)
     raise IamportBadResponse(f"{key} is not a number: {value!r}")
 
 
@@ -103,7 +104,12 @@ def _str(data: dict[str, Any], key: str) -> str:
 def _time(data: dict[str, Any], key: str) -> datetime | None:
     """Iamport's unix timestamps, where 0 means "not applicable"."""
     seconds = _int(data, key)
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
+    if seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise IamportBadResponse(f"{key} is not a unix timestamp: {seconds!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -183,7 +189,7 @@ class IamportPayment:
         return cls(
             imp_uid=imp_uid,
             merchant_uid=merchant_uid,
-            amount=_int(data, "amount"),
+            amount=_int(data, "amount", required=True),
             cancel_amount=_int(data, "cancel_amount"),
             currency=_str(data, "currency") or "KRW",
             status=status,
@@ -275,6 +281,9 @@ class IamportClient:
         cancel when its own figure differs, which makes a retried refund safe. The amount is
         always explicit: an omitted amount means "everything left".
         """
+        clash = CANCEL_FIELDS.intersection(extra or {})
+        if clash:
+            raise ValueError(f"extra may not replace the checked fields {sorted(clash)}")
         if amount <= 0 or checksum <= 0 or amount > checksum:
             raise ValueError(f"cancel amount {amount} must be positive and at most {checksum}")
         body = {
@@ -356,7 +365,11 @@ class IamportClient:
 
 
 def _path(value: str) -> str:
-    return quote(str(value), safe="")
+    """One URL path segment. "." and ".." would be resolved away and reach another endpoint."""
+    value = str(value)
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} is not a usable Iamport id")
+    return quote(value, safe="")
 
 
 def _unwrap(reply: requests.Response, what: str) -> Any:

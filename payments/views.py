@@ -89,13 +89,20 @@ def never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 def _uid(data: Any, name: str, *, required: bool = True) -> str | None:
     value = data.get(name) if isinstance(data, dict) else None
+    if isinstance(value, str):
+        value = value.strip()
     if value is None or value == "":
         if required:
             raise BadInput(f"{name} is required")
         return None
-    if not isinstance(value, str) or len(value) > UID_MAX_LENGTH[name] or not value.isprintable():
+    if (
+        not isinstance(value, str)
+        or len(value) > UID_MAX_LENGTH[name]
+        or not value.isprintable()
+        or not value.strip(".")
+    ):
         raise BadInput(f"{name} is not a valid id")
-    return value.strip()
+    return value
 
 
 def _json_body(request: HttpRequest) -> dict:
