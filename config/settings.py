@@ -162,7 +162,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     # A file (not in-memory) test database, so that threads of the live server and of the
     # sandbox's webhook sender see the same data as the tests.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("DJANGO_TEST_SQLITE", str(BASE_DIR / ".test-db.sqlite3"))
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -124,6 +124,19 @@ def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult
     return result
 
 
+def payment_sync_order(*, order: Order) -> SyncResult | None:
+    """Look the order up at Iamport by merchant_uid and sync its newest payment.
+
+    For orders whose browser callback and webhook never reached us. Returns None when Iamport
+    has no payment for the order.
+    """
+    try:
+        remote = get_client().find_by_merchant_uid(order.merchant_uid)
+    except IamportNotFound:
+        return None
+    return payment_sync(imp_uid=remote.imp_uid, merchant_uid=order.merchant_uid)
+
+
 def _fresh(payment: Payment | None) -> Payment | None:
     return Payment.objects.get(pk=payment.pk) if payment is not None else None
 
@@ -438,6 +451,8 @@ def payment_refund(
     figure differs (a refund made elsewhere, a stale screen). `request_key` identifies one
     submitted form: submitting it again raises RefundAlreadyRequested instead of refunding twice.
     """
+    if Refund.objects.filter(request_key=request_key).exists():
+        raise RefundAlreadyRequested("이미 처리된 환불 요청입니다 (중복 제출).")
     reason = reason.strip()
     if not reason:
         raise RefundError("환불 사유를 입력해 주세요.")

@@ -16,8 +16,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from payments.client import IamportError, IamportNotFound, get_client
-from payments.services import payment_sync
+from payments.client import IamportError
+from payments.services import payment_sync_order
 from shop.models import Order
 
 
@@ -39,14 +39,13 @@ class Command(BaseCommand):
         for order in orders.iterator():
             checked += 1
             try:
-                remote = get_client().find_by_merchant_uid(order.merchant_uid)
-                result = payment_sync(imp_uid=remote.imp_uid, merchant_uid=order.merchant_uid)
-            except IamportNotFound:
-                continue  # never paid: nothing at Iamport for it
+                result = payment_sync_order(order=order)
             except IamportError as exc:
                 failed += 1
                 self.stderr.write(f"{order.merchant_uid}: Iamport failed: {exc.message}")
                 continue
+            if result is None:
+                continue  # never paid: Iamport has nothing for it
             if result.order and result.order.status != order.status:
                 changed += 1
                 self.stdout.write(f"{order.merchant_uid}: {order.status} -> {result.order.status}")

@@ -1,0 +1,281 @@
+"""The shop's admin: the catalogue is edited here, orders are only looked at.
+
+An order's money fields and status change only through `shop.services` (checkout, the
+payment sync, refunds), never by hand: an edited amount or status would no longer match what
+Iamport holds. The payments app extends the order page with its payments, refunds and the
+refund form (`payments/admin.py` re-registers `Order` with a subclass of `OrderAdmin`), so that
+this module never needs to know Iamport exists.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from shop.models import Order, OrderLine, Product
+from shop.selectors import pay_method_label
+
+admin.site.site_header = "아임포트 상점 관리"
+admin.site.site_title = "아임포트 상점 관리"
+admin.site.index_title = "상점 관리"
+
+# Badge colours, also used by the payments admin for its own statuses.
+GREY, AMBER, GREEN, BLUE, PURPLE, RED = (
+    "#6c757d",
+    "#a66a00",
+    "#2e7d32",
+    "#1565c0",
+    "#6a1b9a",
+    "#c62828",
+)
+
+ORDER_STATUS_COLOURS = {
+    Order.Status.PENDING: GREY,
+    Order.Status.AWAITING_DEPOSIT: AMBER,
+    Order.Status.PAID: GREEN,
+    Order.Status.PARTIALLY_REFUNDED: BLUE,
+    Order.Status.REFUNDED: PURPLE,
+    Order.Status.CANCELLED: GREY,
+    Order.Status.FAILED: RED,
+}
+
+
+def won(amount: int) -> str:
+    """12000 -> "12,000원", kept on one line in narrow columns."""
+    return format_html('<span style="white-space:nowrap">{}원</span>', f"{amount:,}")
+
+
+def datetime_filter(title: str) -> type[admin.DateFieldListFilter]:
+    """The date filter under a Korean title (for fields that have no verbose name)."""
+
+    class TitledDateFilter(admin.DateFieldListFilter):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return TitledDateFilter
+
+
+def badge(label: str, colour: str = GREY) -> str:
+    """A coloured label, so that a status reads at a glance in a long list."""
+    return format_html(
+        '<span style="display:inline-block;padding:1px 8px;border-radius:10px;'
+        'background:{};color:#fff;font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
+        colour,
+        label,
+    )
+
+
+class PayMethodFilter(admin.SimpleListFilter):
+    """Pay methods by their Korean names, as offered at checkout."""
+
+    title = "결제 수단"
+    parameter_name = "pay_method"
+
+    def lookups(self, request, model_admin):
+        return [(code, method["label"]) for code, method in settings.SHOP_PAY_METHODS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(pay_method=self.value())
+        return queryset
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "price_display", "stock", "is_active", "thumbnail", "updated_display"]
+    list_display_links = ["name"]
+    list_editable = ["stock", "is_active"]
+    list_filter = ["is_active", ("created_at", datetime_filter("등록일시"))]
+    search_fields = ["name", "description"]
+    readonly_fields = ["thumbnail_large", "created_display", "updated_display"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "price", "stock", "is_active"]}),
+        ("이미지", {"fields": ["image", "thumbnail_large"]}),
+        ("기록", {"fields": ["created_display", "updated_display"]}),
+    ]
+
+    @admin.display(description="등록일시", ordering="created_at")
+    def created_display(self, product: Product):
+        return product.created_at
+
+    @admin.display(description="수정일시", ordering="updated_at")
+    def updated_display(self, product: Product):
+        return product.updated_at
+
+    @admin.display(description="가격", ordering="price")
+    def price_display(self, product: Product) -> str:
+        return won(product.price)
+
+    @admin.display(description="이미지")
+    def thumbnail(self, product: Product) -> str:
+        return _image(product, height=40)
+
+    @admin.display(description="미리보기")
+    def thumbnail_large(self, product: Product) -> str:
+        return _image(product, height=160)
+
+
+def _image(product: Product, *, height: int) -> str:
+    if not product.image:
+        return "-"
+    return format_html(
+        '<img src="{}" alt="{}" style="height:{}px;border-radius:4px">',
+        product.image.url,
+        product.name,
+        height,
+    )
+
+
+class OrderLineInline(admin.TabularInline):
+    """What was ordered, as snapshotted at checkout."""
+
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = [
+        "product_link",
+        "product_name",
+        "unit_price_display",
+        "quantity",
+        "line_total_display",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="상품")
+    def product_link(self, line: OrderLine) -> str:
+        url = reverse("admin:shop_product_change", args=[line.product_id])
+        return format_html('<a href="{}">#{}</a>', url, line.product_id)
+
+    @admin.display(description="단가")
+    def unit_price_display(self, line: OrderLine) -> str:
+        return won(line.unit_price)
+
+    @admin.display(description="합계")
+    def line_total_display(self, line: OrderLine) -> str:
+        return won(line.line_total)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders come from checkout; here only the buyer's contact details may be corrected."""
+
+    list_display = [
+        "merchant_uid",
+        "buyer_name",
+        "amount_display",
+        "refunded_display",
+        "status_badge",
+        "pay_method_display",
+        "created_at",
+    ]
+    list_filter = ["status", PayMethodFilter, "created_at"]
+    date_hierarchy = "created_at"
+    search_fields = ["merchant_uid", "buyer_name", "buyer_email", "buyer_tel"]
+    inlines = [OrderLineInline]
+    readonly_fields = [
+        "merchant_uid",
+        "status_badge",
+        "status_message",
+        "amount_display",
+        "refunded_display",
+        "refundable_display",
+        "pay_method_display",
+        "deposit_bank",
+        "deposit_account",
+        "deposit_holder",
+        "deposit_due",
+        "stock_taken",
+        "user_display",
+        "created_at",
+        "paid_at",
+        "updated_display",
+    ]
+    fieldsets = [
+        (
+            "주문",
+            {
+                "fields": [
+                    "merchant_uid",
+                    "status_badge",
+                    "status_message",
+                    "pay_method_display",
+                    "created_at",
+                    "paid_at",
+                    "updated_display",
+                ]
+            },
+        ),
+        ("금액", {"fields": ["amount_display", "refunded_display", "refundable_display"]}),
+        (
+            "주문자",
+            {
+                "fields": [
+                    "buyer_name",
+                    "buyer_email",
+                    "buyer_tel",
+                    "buyer_addr",
+                    "buyer_postcode",
+                    "user_display",
+                ]
+            },
+        ),
+        (
+            "가상계좌 (무통장입금)",
+            {
+                "fields": ["deposit_bank", "deposit_account", "deposit_holder", "deposit_due"],
+                "classes": ["collapse"],
+            },
+        ),
+        ("재고", {"fields": ["stock_taken"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        return super().get_queryset(request).prefetch_related("lines")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # orders are created by checkout, priced from the database
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # an order is a financial record, kept with its payments
+
+    @admin.display(description="결제 금액", ordering="amount")
+    def amount_display(self, order: Order) -> str:
+        return won(order.amount)
+
+    @admin.display(description="환불 금액", ordering="refunded_amount")
+    def refunded_display(self, order: Order) -> str:
+        return won(order.refunded_amount)
+
+    @admin.display(description="환불 가능 금액")
+    def refundable_display(self, order: Order) -> str:
+        return won(order.refundable_amount)
+
+    @admin.display(description="상태", ordering="status")
+    def status_badge(self, order: Order) -> str:
+        return badge(order.get_status_display(), ORDER_STATUS_COLOURS.get(order.status, GREY))
+
+    @admin.display(description="결제 수단", ordering="pay_method")
+    def pay_method_display(self, order: Order) -> str:
+        return pay_method_label(order.pay_method)
+
+    @admin.display(description="회원 계정")
+    def user_display(self, order: Order) -> str:
+        return str(order.user) if order.user_id else "비회원 주문"
+
+    @admin.display(description="갱신일시", ordering="updated_at")
+    def updated_display(self, order: Order):
+        return order.updated_at
