@@ -216,7 +216,8 @@ def webhook(request: HttpRequest) -> JsonResponse:
     delivery = WebhookDelivery.objects.create(
         remote_addr=_client_ip(request),
         headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
-        body=request.body[:MAX_BODY].decode("utf-8", errors="replace"),
+        # NUL is replaced: PostgreSQL text cannot hold it, and the body is kept as evidence.
+        body=request.body[:MAX_BODY].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
     )
 
     def done(outcome: str, detail: str, status: int = 200) -> JsonResponse:

@@ -1,0 +1,137 @@
+"""The merchant console, like Iamport's admin console: list, detail, deposit, cancel, resend.
+
+Plain Django pages with CSRF-protected POST forms; every action calls a service and reports
+through the messages framework, then redirects back to the payment (post/redirect/get).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
+
+from sandbox import services
+from sandbox.http import render_page, sandbox_only
+from sandbox.models import SandboxCancellation, SandboxPayment
+from sandbox.webhooks import webhook_url
+from sandbox.window import PAY_METHOD_LABELS
+
+PAGE_SIZE = 50
+
+
+class CancelForm(forms.Form):
+    amount = forms.IntegerField(
+        label="취소 금액 (원)",
+        required=False,
+        min_value=1,
+        help_text="비워 두면 남은 금액 전부를 취소합니다.",
+    )
+    reason = forms.CharField(label="취소 사유", max_length=200, required=False)
+
+
+def _payment_or_404(imp_uid: str) -> SandboxPayment:
+    payment = SandboxPayment.objects.filter(imp_uid=imp_uid).first()
+    if payment is None:
+        raise Http404("존재하지 않는 결제정보입니다.")
+    return payment
+
+
+@sandbox_only
+@require_GET
+def payment_list(request: HttpRequest) -> HttpResponse:
+    """`console/`: payments, newest first, optionally of one status (`?status=`)."""
+    status = request.GET.get("status", "")
+    payments = SandboxPayment.objects.order_by("-started_at", "-id")
+    if status in SandboxPayment.Status.values:
+        payments = payments.filter(status=status)
+    else:
+        status = ""
+    page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": SandboxPayment.Status.choices,
+        "pay_method_labels": PAY_METHOD_LABELS,
+    }
+    return render_page(request, "sandbox/console/list.html", context)
+
+
+def _detail(
+    request: HttpRequest, payment: SandboxPayment, *, form: CancelForm | None = None, status=200
+) -> HttpResponse:
+    context = {
+        "payment": payment,
+        "pay_method_label": PAY_METHOD_LABELS.get(payment.pay_method, payment.pay_method),
+        "cancellations": payment.cancellations.all(),
+        "deliveries": payment.webhook_deliveries.all(),
+        "webhook_url": webhook_url(payment),
+        "cancel_form": form or CancelForm(),
+    }
+    return render_page(request, "sandbox/console/detail.html", context, status=status)
+
+
+@sandbox_only
+@require_GET
+def payment_detail(request: HttpRequest, imp_uid: str) -> HttpResponse:
+    """`console/payments/<imp_uid>/`: everything about one payment, with its actions."""
+    return _detail(request, _payment_or_404(imp_uid))
+
+
+@sandbox_only
+@require_POST
+def deposit(request: HttpRequest, imp_uid: str) -> HttpResponse:
+    """Deposit (입금 처리): money arrives in the issued virtual account."""
+    try:
+        services.vbank_deposit(imp_uid=imp_uid)
+    except services.NotFound as exc:
+        raise Http404(exc.message) from None
+    except services.SandboxRefusal as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "입금 처리했습니다. 상점에 웹훅(paid)을 보냅니다.")
+    return redirect("sandbox:console_detail", imp_uid=imp_uid)
+
+
+@sandbox_only
+@require_POST
+def cancel(request: HttpRequest, imp_uid: str) -> HttpResponse:
+    """Cancel all or part of a payment as the merchant, which notifies the shop."""
+    payment = _payment_or_404(imp_uid)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, payment, form=form, status=400)
+    try:
+        payment, cancellation = services.payment_cancel(
+            imp_uid=imp_uid,
+            amount=form.cleaned_data["amount"],
+            reason=form.cleaned_data["reason"] or "가맹점 콘솔에서 취소",
+            source=SandboxCancellation.Source.CONSOLE,
+            notify=True,
+        )
+    except services.SandboxRefusal as exc:
+        messages.error(request, f"취소할 수 없습니다: {exc.message}")
+    else:
+        messages.success(
+            request,
+            f"{cancellation.amount:,}원을 취소했습니다 (상태: {payment.get_status_display()}). "
+            "상점에 웹훅을 보냅니다.",
+        )
+    return redirect("sandbox:console_detail", imp_uid=imp_uid)
+
+
+@sandbox_only
+@require_POST
+def resend_webhook(request: HttpRequest, imp_uid: str) -> HttpResponse:
+    """Resend the webhook (웹훅 재전송): the payment's current state, again."""
+    try:
+        payment = services.webhook_resend(imp_uid=imp_uid)
+    except services.NotFound as exc:
+        raise Http404(exc.message) from None
+    except services.SandboxRefusal as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"웹훅({payment.status})을 다시 보냈습니다.")
+    return redirect("sandbox:console_detail", imp_uid=imp_uid)

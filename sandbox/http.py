@@ -1,0 +1,92 @@
+"""Plumbing shared by the sandbox's views: the on/off guard, Iamport's envelope, body parsing
+and page rendering."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.template.backends.django import DjangoTemplates
+
+View = Callable[..., HttpResponse]
+
+
+def sandbox_only(view: View) -> View:
+    """Answer 404 unless the sandbox is enabled.
+
+    `config/urls.py` mounts the sandbox only while it is enabled; this check makes every view
+    refuse on its own as well, so a wiring mistake cannot expose a fake payment provider.
+    """
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not getattr(settings, "SANDBOX_ENABLED", False):
+            raise Http404("The Iamport sandbox is disabled.")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def envelope(
+    response: Any = None, *, code: int = 0, message: str | None = None, status: int = 200
+) -> JsonResponse:
+    """Iamport's reply shape: `{"code", "message", "response"}`; code 0 means success."""
+    return JsonResponse(
+        {"code": code, "message": message, "response": response},
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+class BadRequestBody(ValueError):
+    """The request body could not be read as JSON or form fields."""
+
+
+def read_params(request: HttpRequest) -> dict[str, Any]:
+    """The request's fields, from a JSON object or a form-encoded body (Iamport takes both)."""
+    content_type = request.content_type or ""
+    if content_type == "application/json":
+        if not request.body:
+            return {}
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequestBody("요청 본문이 올바른 JSON이 아닙니다.") from exc
+        if not isinstance(data, dict):
+            raise BadRequestBody("요청 본문은 JSON 객체여야 합니다.")
+        return data
+    if request.method == "POST":
+        return request.POST.dict()
+    # Django parses form bodies of POST only; PUT is read here.
+    return QueryDict(request.body, encoding=request.encoding).dict()
+
+
+@functools.cache
+def _engine() -> DjangoTemplates:
+    """A template engine of the sandbox's own, so that its pages depend on nothing of the
+    shop's (context processors, base templates, static files)."""
+    return DjangoTemplates(
+        {
+            "NAME": "sandbox",
+            "DIRS": [Path(__file__).resolve().parent / "templates"],
+            "APP_DIRS": False,
+            "OPTIONS": {
+                "context_processors": [
+                    "django.template.context_processors.request",
+                    "django.contrib.messages.context_processors.messages",
+                ],
+            },
+        }
+    )
+
+
+def render_page(
+    request: HttpRequest, template_name: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    content = _engine().get_template(template_name).render(context, request)
+    return HttpResponse(content, status=status)
