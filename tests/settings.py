@@ -22,7 +22,7 @@ os.environ.update(
 )
 os.environ.pop("IAMPORT_SCRIPT_URL", None)
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -1,0 +1,180 @@
+"""The shopping cart, kept in the buyer's session.
+
+The session holds only product id -> quantity. Names, prices and totals are always read from
+the database when the cart is shown or ordered, so a price change reaches the buyer before
+checkout and the browser never names a price. Amounts are whole won (`int`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shop import selectors
+from shop.models import Product
+
+SESSION_KEY = "shop_cart"
+
+
+class CartError(Exception):
+    """A refused cart change; the message is fit to show the buyer."""
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product: Product
+    quantity: int
+
+    @property
+    def unit_price(self) -> int:
+        return self.product.price
+
+    @property
+    def line_total(self) -> int:
+        return self.product.price * self.quantity
+
+
+@dataclass(frozen=True)
+class CartContents:
+    """The cart as it stands in the database, with notes on what had to change."""
+
+    lines: list[CartLine]
+    # Products dropped or quantities lowered since the buyer last looked, for a message.
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(line.line_total for line in self.lines)
+
+    @property
+    def count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def items(self) -> list[tuple[int, int]]:
+        """(product id, quantity) pairs, as `order_create` takes them."""
+        return [(line.product.pk, line.quantity) for line in self.lines]
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+
+def parse_quantity(raw: object) -> int:
+    """A quantity typed by the buyer as a positive whole number, or CartError."""
+    text = str(raw if raw is not None else "").strip()
+    if not text.isascii() or not text.isdigit():
+        raise CartError("수량은 1 이상의 정수로 입력해 주세요.")
+    quantity = int(text)
+    if quantity < 1:
+        raise CartError("수량은 1 이상의 정수로 입력해 주세요.")
+    return quantity
+
+
+class Cart:
+    """Product id -> quantity in `session[SESSION_KEY]`."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+    def _stored(self) -> dict[str, int]:
+        stored = self.session.get(SESSION_KEY)
+        return stored if isinstance(stored, dict) else {}
+
+    def _save(self, stored: Mapping[str, int]) -> None:
+        self.session[SESSION_KEY] = dict(stored)
+        self.session.modified = True
+
+    def quantity_of(self, product_id: int) -> int:
+        value = self._stored().get(str(product_id), 0)
+        return value if isinstance(value, int) and value > 0 else 0
+
+    def __contains__(self, product_id: int) -> bool:
+        return self.quantity_of(product_id) > 0
+
+    @property
+    def count(self) -> int:
+        """Items in the cart, from the session alone (cheap enough for every page header)."""
+        return sum(v for v in self._stored().values() if isinstance(v, int) and v > 0)
+
+    def add(self, product: Product, quantity: int = 1) -> int:
+        """Add `quantity` of a product; returns the quantity now in the cart."""
+        _check_sellable(product)
+        new_quantity = self.quantity_of(product.pk) + quantity
+        if new_quantity > product.stock:
+            in_cart = self.quantity_of(product.pk)
+            already = f" (장바구니에 {in_cart}개 있음)" if in_cart else ""
+            raise CartError(
+                f"'{product.name}'은(는) {product.stock}개까지 주문할 수 있습니다{already}."
+            )
+        self._set(product.pk, new_quantity)
+        return new_quantity
+
+    def update(self, product: Product, quantity: int) -> None:
+        """Set a product's quantity (1..stock)."""
+        if product.pk not in self:
+            raise CartError("장바구니에 없는 상품입니다.")
+        _check_sellable(product)
+        if quantity > product.stock:
+            raise CartError(f"'{product.name}'은(는) {product.stock}개까지 주문할 수 있습니다.")
+        self._set(product.pk, quantity)
+
+    def remove(self, product_id: int) -> bool:
+        """Take a product out; False when it was not in the cart."""
+        stored = self._stored()
+        if stored.pop(str(product_id), None) is None:
+            return False
+        self._save(stored)
+        return True
+
+    def clear(self) -> None:
+        self.session.pop(SESSION_KEY, None)
+        self.session.modified = True
+
+    def _set(self, product_id: int, quantity: int) -> None:
+        stored = self._stored()
+        stored[str(product_id)] = quantity
+        self._save(stored)
+
+    def contents(self) -> CartContents:
+        """Lines priced from the database, pruning what can no longer be bought.
+
+        Deleted or withdrawn products and sold-out products leave the cart; a quantity above
+        the remaining stock is lowered to it. Each change is reported in `notices`.
+        """
+        stored = self._stored()
+        wanted: dict[int, int] = {}
+        for key, quantity in stored.items():
+            if str(key).isdigit() and isinstance(quantity, int) and quantity > 0:
+                wanted[int(key)] = quantity
+        products = selectors.products_by_id(wanted)
+
+        lines: list[CartLine] = []
+        notices: list[str] = []
+        kept: dict[str, int] = {}
+        for product_id, quantity in wanted.items():
+            product = products.get(product_id)
+            if product is None or not product.is_active:
+                name = f"'{product.name}'" if product else "상품 하나"
+                notices.append(f"{name}은(는) 더 이상 판매하지 않아 장바구니에서 뺐습니다.")
+                continue
+            if product.stock < 1:
+                notices.append(f"'{product.name}'이(가) 품절되어 장바구니에서 뺐습니다.")
+                continue
+            if quantity > product.stock:
+                notices.append(
+                    f"'{product.name}'의 재고가 {product.stock}개뿐이라 수량을 줄였습니다."
+                )
+                quantity = product.stock
+            kept[str(product_id)] = quantity
+            lines.append(CartLine(product=product, quantity=quantity))
+
+        if kept != stored:
+            self._save(kept)
+        return CartContents(lines=lines, notices=notices)
+
+
+def _check_sellable(product: Product) -> None:
+    if not product.is_active:
+        raise CartError(f"'{product.name}'은(는) 판매하지 않는 상품입니다.")
+    if not product.in_stock:
+        raise CartError(f"'{product.name}'은(는) 품절되었습니다.")

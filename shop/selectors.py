@@ -1,0 +1,118 @@
+"""Reads for the shopper-facing pages: the catalogue, one order, and a buyer's orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from shop.models import Order, Product
+
+
+def product_list() -> QuerySet[Product]:
+    """Products on sale, sold-out ones included (they are shown as sold out)."""
+    return Product.objects.filter(is_active=True)
+
+
+def product_get(*, pk: int) -> Product | None:
+    """A product on sale, or None."""
+    return Product.objects.filter(pk=pk, is_active=True).first()
+
+
+def products_by_id(ids: Iterable[int]) -> dict[int, Product]:
+    """Products by primary key, withdrawn ones included so that the cart can name them."""
+    return {p.pk: p for p in Product.objects.filter(pk__in=list(ids))}
+
+
+def order_get(*, merchant_uid: str) -> Order | None:
+    return Order.objects.prefetch_related("lines").filter(merchant_uid=merchant_uid).first()
+
+
+def order_list_for_buyer(*, merchant_uids: Iterable[str], user=None) -> QuerySet[Order]:
+    """Orders placed from this session, plus the signed-in user's own orders."""
+    condition = Q(merchant_uid__in=list(merchant_uids))
+    if user is not None and user.is_authenticated:
+        condition |= Q(user=user)
+    return Order.objects.filter(condition).prefetch_related("lines")
+
+
+def pay_method_label(code: str) -> str:
+    method = settings.SHOP_PAY_METHODS.get(code)
+    return str(method["label"]) if method else code
+
+
+@dataclass(frozen=True)
+class BuyerDetails:
+    name: str
+    email: str
+    tel: str
+    addr: str
+    postcode: str
+    masked: bool
+
+
+def order_buyer_details(order: Order, *, full: bool) -> BuyerDetails:
+    """The buyer's details as the viewer may see them: whole, or masked for a stranger.
+
+    Masking happens here, before the template, so that a page shown to someone holding only
+    the order link never carries the buyer's personal data at all.
+    """
+    if full:
+        return BuyerDetails(
+            name=order.buyer_name,
+            email=order.buyer_email,
+            tel=order.buyer_tel,
+            addr=order.buyer_addr,
+            postcode=order.buyer_postcode,
+            masked=False,
+        )
+    return BuyerDetails(
+        name=mask_name(order.buyer_name),
+        email=mask_email(order.buyer_email),
+        tel=mask_tel(order.buyer_tel),
+        addr=mask_addr(order.buyer_addr),
+        postcode="*****",
+        masked=True,
+    )
+
+
+def mask_name(name: str) -> str:
+    """홍길동 -> 홍*동, 홍길 -> 홍*."""
+    name = name.strip()
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_email(email: str) -> str:
+    """hong@example.com -> ho**@example.com."""
+    local, _, domain = email.partition("@")
+    shown = local[:2] if len(local) > 2 else local[:1]
+    return f"{shown}{'*' * max(len(local) - len(shown), 2)}@{domain}"
+
+
+def mask_tel(tel: str) -> str:
+    """010-1234-5678 -> 010-****-5678: only the area code and the last four digits."""
+    digits = [c for c in tel if c.isdigit()]
+    if len(digits) < 8:
+        return "*" * len(tel)
+    keep_head = 2 if tel.startswith("02") else 3
+    result, seen = [], 0
+    for char in tel:
+        if char.isdigit():
+            seen += 1
+            hidden = keep_head < seen <= len(digits) - 4
+            result.append("*" if hidden else char)
+        else:
+            result.append(char)
+    return "".join(result)
+
+
+def mask_addr(addr: str) -> str:
+    """서울특별시 강남구 테헤란로 1 -> 서울특별시 강남구 ***: the district, never the street."""
+    words = addr.split()
+    return " ".join([*words[:2], "***"]) if words else "***"

@@ -1,0 +1,19 @@
+"""Shopper-facing URLs. The names are used by other apps and templates: keep them stable."""
+
+from django.urls import path
+
+from shop import views
+
+app_name = "shop"
+
+urlpatterns = [
+    path("", views.product_list, name="product_list"),
+    path("products/<int:pk>/", views.product_detail, name="product_detail"),
+    path("cart/", views.cart, name="cart"),
+    path("cart/add/<int:pk>/", views.cart_add, name="cart_add"),
+    path("cart/update/<int:pk>/", views.cart_update, name="cart_update"),
+    path("cart/remove/<int:pk>/", views.cart_remove, name="cart_remove"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("orders/", views.order_list, name="order_list"),
+    path("orders/<str:merchant_uid>/", views.order_detail, name="order_detail"),
+]

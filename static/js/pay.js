@@ -1,0 +1,196 @@
+/*
+ * The pay button on the order page (templates/payments/_pay_button.html).
+ *
+ * It opens the Iamport payment window with parameters the server rendered, then hands the
+ * resulting imp_uid back to the server and shows the server's verdict. Nothing about money is
+ * decided here: whether an order is paid is what the server answers after asking Iamport.
+ */
+(function () {
+  "use strict";
+
+  var BUSY_LABEL = "결제 진행 중…";
+  var MESSAGES = {
+    noModule: "결제 모듈을 불러오지 못했습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.",
+    prepareFailed: "결제를 준비하지 못했습니다. 잠시 후 다시 시도해 주세요.",
+    prepareNetwork: "결제 준비 중 연결이 끊겼습니다. 인터넷 연결을 확인하고 다시 시도해 주세요.",
+    cancelled: "결제가 취소되었습니다.",
+    verifyFailed: "결제를 확인하지 못했습니다. 잠시 후 다시 시도해 주세요.",
+    verifyNetwork:
+      "결제 확인 중 연결이 끊겼습니다. 결제가 이미 되었을 수 있으니, 다시 결제하기 전에 " +
+      "페이지를 새로고침해 주문 상태를 확인해 주세요.",
+    verifying: "결제를 확인하고 있습니다…",
+  };
+
+  function onReady(fn) {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", fn);
+    } else {
+      fn();
+    }
+  }
+
+  function readCookie(name) {
+    var parts = document.cookie ? document.cookie.split(";") : [];
+    for (var i = 0; i < parts.length; i++) {
+      var part = parts[i].trim();
+      if (part.indexOf(name + "=") === 0) {
+        return decodeURIComponent(part.slice(name.length + 1));
+      }
+    }
+    return null;
+  }
+
+  function csrfToken(box) {
+    var fromCookie = readCookie("csrftoken");
+    if (fromCookie) {
+      return fromCookie;
+    }
+    var input = box.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // POST a JSON body; resolves to {ok, status, data} (data is {} when the reply is not JSON),
+  // rejects only when the request did not get an answer at all.
+  function postJSON(url, body, token) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": token,
+      },
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return {};
+        })
+        .then(function (data) {
+          return { ok: response.ok, status: response.status, data: data || {} };
+        });
+    });
+  }
+
+  onReady(function () {
+    var box = document.getElementById("pay-box");
+    var button = document.getElementById("pay-button");
+    var messageBox = document.getElementById("pay-message");
+    var paramsNode = document.getElementById("pay-params");
+    if (!box || !button || !messageBox || !paramsNode) {
+      return;
+    }
+
+    var params = JSON.parse(paramsNode.textContent);
+    var merchantCode = box.dataset.merchantCode;
+    var completeUrl = box.dataset.completeUrl;
+    var prepareUrl = box.dataset.prepareUrl || null;
+    var idleLabel = button.innerHTML;
+    var busy = false;
+
+    function showMessage(text, kind) {
+      messageBox.textContent = text;
+      messageBox.className = "pay-message is-" + (kind || "error");
+      messageBox.hidden = !text;
+    }
+
+    // The order moved on elsewhere (e.g. the webhook marked it paid): offer its current state.
+    function offerReload() {
+      var link = document.createElement("a");
+      link.href = window.location.href;
+      link.className = "pay-message-action";
+      link.textContent = "주문 상태 새로고침";
+      messageBox.appendChild(document.createTextNode(" "));
+      messageBox.appendChild(link);
+    }
+
+    function setBusy(value) {
+      busy = value;
+      button.disabled = value;
+      button.setAttribute("aria-busy", value ? "true" : "false");
+      button.innerHTML = value
+        ? '<span class="spinner" aria-hidden="true"></span> <span>' + BUSY_LABEL + "</span>"
+        : idleLabel;
+    }
+
+    function fail(text) {
+      showMessage(text, "error");
+      setBusy(false);
+    }
+
+    if (typeof window.IMP === "undefined") {
+      showMessage(MESSAGES.noModule, "error");
+      return;
+    }
+    button.disabled = false;
+
+    function verify(rsp) {
+      showMessage(MESSAGES.verifying, "info");
+      postJSON(
+        completeUrl,
+        { imp_uid: rsp.imp_uid, merchant_uid: rsp.merchant_uid || params.merchant_uid },
+        csrfToken(box)
+      ).then(
+        function (reply) {
+          var data = reply.data;
+          if (reply.ok) {
+            // Paid or awaiting deposit: the order page shows the new status (or the account).
+            showMessage(data.message || "", "success");
+            window.location.assign(data.redirect_url || window.location.href);
+            return;
+          }
+          fail(data.message || MESSAGES.verifyFailed);
+        },
+        function () {
+          fail(MESSAGES.verifyNetwork);
+          offerReload();
+        }
+      );
+    }
+
+    function openPaymentWindow() {
+      try {
+        window.IMP.init(merchantCode);
+        window.IMP.request_pay(params, function (rsp) {
+          rsp = rsp || {};
+          if (rsp.imp_uid) {
+            // Even a failed attempt has an imp_uid: the server records it and gives the verdict.
+            verify(rsp);
+            return;
+          }
+          fail(rsp.error_msg || MESSAGES.cancelled);
+        });
+      } catch (error) {
+        fail(MESSAGES.noModule);
+      }
+    }
+
+    button.addEventListener("click", function () {
+      if (busy) {
+        return;
+      }
+      setBusy(true);
+      showMessage("", "info");
+      if (!prepareUrl) {
+        openPaymentWindow();
+        return;
+      }
+      postJSON(prepareUrl, { merchant_uid: params.merchant_uid }, csrfToken(box)).then(
+        function (reply) {
+          if (!reply.ok) {
+            fail(reply.data.message || MESSAGES.prepareFailed);
+            if (reply.status === 409) {
+              offerReload();
+            }
+            return;
+          }
+          openPaymentWindow();
+        },
+        function () {
+          fail(MESSAGES.prepareNetwork);
+        }
+      );
+    });
+  });
+})();

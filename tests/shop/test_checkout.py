@@ -1,0 +1,266 @@
+"""Checkout: the buyer form, order creation priced from the database, and every refusal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from shop import services
+from shop.models import Order
+from tests.shop.helpers import cart_in, page_messages
+
+CHECKOUT = reverse("shop:checkout")
+
+
+@pytest.fixture
+def coffee(product_factory):
+    return product_factory(name="에티오피아 원두", price=18000, stock=10)
+
+
+@pytest.fixture
+def mug(product_factory):
+    return product_factory(name="도자기 머그", price=24000, stock=5)
+
+
+def test_checkout_with_an_empty_cart_sends_the_buyer_back_to_the_cart(client, db):
+    response = client.get(CHECKOUT)
+
+    assert response.status_code == 302
+    assert response.url == reverse("shop:cart")
+
+
+def test_checkout_form_offers_the_pay_methods_from_settings(client, coffee, add_to_cart, settings):
+    settings.SHOP_PAY_METHODS = {
+        "card": {"label": "신용카드", "pg": None, "pay_method": "card"},
+        "vbank": {"label": "무통장입금", "pg": None, "pay_method": "vbank"},
+    }
+    add_to_cart(client, coffee)
+
+    response = client.get(CHECKOUT)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count('type="radio"') == 2
+    assert 'value="vbank"' in html and "무통장입금" in html
+    assert "카카오페이" not in html
+
+
+def test_placing_an_order_creates_a_pending_order_priced_from_the_database(
+    client, coffee, mug, add_to_cart, checkout_data
+):
+    add_to_cart(client, coffee, "2")
+    add_to_cart(client, mug, "1")
+
+    response = client.post(CHECKOUT, checkout_data)
+
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert response.url == order.get_absolute_url()
+    assert order.status == Order.Status.PENDING
+    assert order.amount == 2 * 18000 + 24000
+    assert order.pay_method == "card"
+    assert (order.buyer_name, order.buyer_email, order.buyer_tel) == (
+        "홍길동",
+        "buyer@example.com",
+        "010-1234-5678",
+    )
+    assert (order.buyer_postcode, order.buyer_addr) == ("06236", "서울특별시 강남구 테헤란로 1")
+
+
+def test_a_tampered_price_or_amount_in_the_post_is_ignored(
+    client, coffee, add_to_cart, checkout_data
+):
+    add_to_cart(client, coffee, "2")
+    tampered = {**checkout_data, "amount": "100", "price": "1", "unit_price": "1", "total": "100"}
+
+    client.post(CHECKOUT, tampered)
+
+    order = Order.objects.get()
+    assert order.amount == 36000
+    assert [line.unit_price for line in order.lines.all()] == [18000]
+
+
+def test_lines_snapshot_the_name_and_price_at_checkout(client, coffee, add_to_cart, checkout_data):
+    add_to_cart(client, coffee, "3")
+    client.post(CHECKOUT, checkout_data)
+    coffee.name, coffee.price = "이름이 바뀐 원두", 99000
+    coffee.save()
+
+    line = Order.objects.get().lines.get()
+    page = client.get(line.order.get_absolute_url()).content.decode()
+
+    assert (line.product_name, line.unit_price, line.quantity) == ("에티오피아 원두", 18000, 3)
+    assert "에티오피아 원두" in page and "이름이 바뀐 원두" not in page
+    assert "54,000원" in page
+
+
+def test_success_clears_the_cart_and_remembers_the_order(
+    client, coffee, add_to_cart, checkout_data
+):
+    add_to_cart(client, coffee)
+    client.post(CHECKOUT, checkout_data)
+    first = Order.objects.get().merchant_uid
+    add_to_cart(client, coffee)
+    client.post(CHECKOUT, checkout_data)
+    second = Order.objects.exclude(merchant_uid=first).get().merchant_uid
+
+    assert cart_in(client) == {}
+    assert client.session["shop_orders"] == [second, first]
+    listing = client.get(reverse("shop:order_list")).content.decode()
+    assert first in listing and second in listing
+
+
+def test_more_than_the_stock_left_is_refused_and_nothing_is_created(
+    client, coffee, add_to_cart, checkout_data
+):
+    add_to_cart(client, coffee, "4")
+    coffee.stock = 2
+    coffee.save()
+
+    response = client.post(CHECKOUT, checkout_data)
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert Order.objects.count() == 0
+    assert "에티오피아 원두" in html and "재고가 2개뿐" in html
+    assert 'value="홍길동"' in html and 'value="buyer@example.com"' in html
+
+
+def test_a_sold_out_product_is_refused_and_the_input_kept(
+    client, coffee, add_to_cart, checkout_data
+):
+    add_to_cart(client, coffee, "1")
+    coffee.stock = 0
+    coffee.save()
+
+    response = client.post(CHECKOUT, checkout_data)
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert Order.objects.count() == 0
+    assert "품절" in html
+    assert 'value="홍길동"' in html
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        services.OutOfStock(["에티오피아 원두"]),
+        services.ProductUnavailable(["에티오피아 원두"]),
+        services.EmptyCart(),
+    ],
+    ids=["out_of_stock", "unavailable", "empty"],
+)
+def test_a_refusal_from_the_order_service_is_shown_and_nothing_is_lost(
+    client, coffee, add_to_cart, checkout_data, monkeypatch, error
+):
+    # Stock can go between the cart check and the order (another buyer, same second).
+    def refuse(**kwargs):
+        raise error
+
+    monkeypatch.setattr(services, "order_create", refuse)
+    add_to_cart(client, coffee, "2")
+
+    response = client.post(CHECKOUT, checkout_data)
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert str(error) in html
+    assert 'id="checkout-errors"' in html
+    assert 'value="홍길동"' in html and 'value="06236"' in html
+    assert cart_in(client) == {str(coffee.pk): 2}
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("buyer_name", "   ", "필수 항목"),
+        ("buyer_email", "not-an-email", "이메일"),
+        ("buyer_tel", "12345", "010-1234-5678 형식"),
+        ("buyer_tel", "010-1234-567a", "010-1234-5678 형식"),
+        ("buyer_postcode", "1234", "5자리"),
+        ("buyer_postcode", "123-456", "5자리"),
+        ("buyer_addr", "", "필수 항목"),
+    ],
+)
+def test_an_invalid_form_keeps_the_input_and_creates_nothing(
+    client, coffee, add_to_cart, checkout_data, field, value, message
+):
+    add_to_cart(client, coffee)
+
+    response = client.post(CHECKOUT, {**checkout_data, field: value})
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert message in html
+    assert Order.objects.count() == 0
+    kept = {k: v for k, v in checkout_data.items() if k not in (field, "pay_method")}
+    for other in kept.values():
+        assert f'value="{other}"' in html
+    assert re.search(r'value="card"[^>]*checked', html)
+
+
+@pytest.mark.parametrize("pay_method", ["bitcoin", "", "kakaopay"])
+def test_a_pay_method_outside_settings_is_refused(
+    client, coffee, add_to_cart, checkout_data, settings, pay_method
+):
+    settings.SHOP_PAY_METHODS = {"card": {"label": "신용카드", "pg": None, "pay_method": "card"}}
+    add_to_cart(client, coffee)
+
+    response = client.post(CHECKOUT, {**checkout_data, "pay_method": pay_method})
+
+    assert response.status_code == 400
+    assert Order.objects.count() == 0
+    assert response.context["form"].has_error("pay_method")
+
+
+def test_a_signed_in_buyer_owns_the_order(
+    client, coffee, add_to_cart, checkout_data, django_user_model
+):
+    user = django_user_model.objects.create_user("buyer", "buyer@example.com", "pw")
+    client.force_login(user)
+    add_to_cart(client, coffee)
+
+    client.post(CHECKOUT, checkout_data)
+
+    assert Order.objects.get().user == user
+
+
+def test_the_checkout_page_shows_what_is_being_ordered(client, coffee, add_to_cart):
+    add_to_cart(client, coffee, "2")
+
+    html = client.get(CHECKOUT).content.decode()
+
+    assert "에티오피아 원두" in html
+    assert "36,000원" in html
+
+
+def test_posting_with_an_empty_cart_keeps_the_input(client, db, checkout_data):
+    response = client.post(CHECKOUT, checkout_data)
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "장바구니가 비어" in html
+    assert 'value="홍길동"' in html
+    assert page_messages(response) == []
+
+
+def test_a_signed_in_buyer_finds_the_form_prefilled_and_their_orders_listed(
+    client, coffee, add_to_cart, order_factory, django_user_model
+):
+    user = django_user_model.objects.create_user(
+        "buyer", "me@example.com", "pw", first_name="길동", last_name="홍"
+    )
+    earlier = order_factory(product=coffee)
+    Order.objects.filter(pk=earlier.pk).update(user=user)
+    client.force_login(user)
+    add_to_cart(client, coffee)
+
+    form = client.get(CHECKOUT).context["form"]
+    listing = client.get(reverse("shop:order_list")).content.decode()
+
+    assert form.initial == {"buyer_name": user.get_full_name(), "buyer_email": "me@example.com"}
+    assert earlier.merchant_uid in listing
