@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format check coverage bench clean
+.PHONY: run test test-fast lint format coverage clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
