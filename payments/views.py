@@ -153,6 +153,8 @@ def _complete_json(request: HttpRequest) -> JsonResponse:
         logger.warning("complete %s/%s: Iamport failed: %r", merchant_uid, imp_uid, exc)
         return _verdict(status, message, order)
     logger.info("complete %s/%s: %s", merchant_uid, imp_uid, result.outcome)
+    if result.succeeded:
+        _flash(request, result)  # shown on the order page the browser goes to next
     return _verdict(HTTP_STATUS_OF_OUTCOME[result.outcome], result.message, result.order or order)
 
 

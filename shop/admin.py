@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from shop.models import Order, OrderLine, Product
@@ -47,6 +48,11 @@ ORDER_STATUS_COLOURS = {
 def won(amount: int) -> str:
     """12000 -> "12,000원", kept on one line in narrow columns."""
     return format_html('<span style="white-space:nowrap">{}원</span>', f"{amount:,}")
+
+
+def local_datetime(value) -> str:
+    """A datetime in the shop's time zone, as a person reads it ("-" when empty)."""
+    return formats.date_format(timezone.localtime(value), "Y-m-d H:i:s") if value else "-"
 
 
 def datetime_filter(title: str) -> type[admin.DateFieldListFilter]:
@@ -100,12 +106,12 @@ class ProductAdmin(admin.ModelAdmin):
     ]
 
     @admin.display(description="등록일시", ordering="created_at")
-    def created_display(self, product: Product):
-        return product.created_at
+    def created_display(self, product: Product) -> str:
+        return local_datetime(product.created_at)
 
     @admin.display(description="수정일시", ordering="updated_at")
-    def updated_display(self, product: Product):
-        return product.updated_at
+    def updated_display(self, product: Product) -> str:
+        return local_datetime(product.updated_at)
 
     @admin.display(description="가격", ordering="price")
     def price_display(self, product: Product) -> str:
@@ -277,5 +283,5 @@ class OrderAdmin(admin.ModelAdmin):
         return str(order.user) if order.user_id else "비회원 주문"
 
     @admin.display(description="갱신일시", ordering="updated_at")
-    def updated_display(self, order: Order):
-        return order.updated_at
+    def updated_display(self, order: Order) -> str:
+        return local_datetime(order.updated_at)

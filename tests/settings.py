@@ -23,9 +23,17 @@ os.environ.update(
 os.environ.pop("IAMPORT_SCRIPT_URL", None)
 
 from config.settings import *  # noqa: F403
+from config.settings import BASE_DIR, DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# One SQLite test database per run, so that two runs in one checkout don't collide
+# (Django deletes it at the end of the run). DJANGO_TEST_SQLITE still wins when set.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get(
+    "DJANGO_TEST_SQLITE"
+):
+    DATABASES["default"]["TEST"]["NAME"] = str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")

@@ -93,6 +93,9 @@
       messageBox.textContent = text;
       messageBox.className = "pay-message is-" + (kind || "error");
       messageBox.hidden = !text;
+      if (text && messageBox.scrollIntoView) {
+        messageBox.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      }
     }
 
     // The order moved on elsewhere (e.g. the webhook marked it paid): offer its current state.

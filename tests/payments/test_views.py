@@ -49,6 +49,7 @@ def test_complete_paid_answers_200_with_the_verdict(client, iamport, order):
         "redirect_url": f"/orders/{order.merchant_uid}/",
     }
     assert reload(order).status == Order.Status.PAID
+    assert "결제가 완료되었습니다" in client.get(reply.json()["redirect_url"]).content.decode()
 
 
 def test_complete_vbank_answers_200_awaiting_deposit(client, iamport, order):
