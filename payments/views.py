@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -207,7 +208,7 @@ def _webhook_payload(request: HttpRequest) -> dict:
         return _json_body(request)
     try:
         return request.POST.dict()
-    except Exception:  # a malformed multipart body raises here
+    except MultiPartParserError:
         raise BadInput("the body is neither JSON nor a form") from None
 
 

@@ -167,9 +167,9 @@ def order_mark_paid(*, order: Order, paid_at: datetime | None = None) -> Order:
     with transaction.atomic():
         order = _locked(order)
         _move(order, Status.PAID, message="")
-        if not order.stock_taken:
-            _take_stock(order)
-            order.stock_taken = True
+        # Only pending / awaiting_deposit may become paid, and only once: stock is taken once.
+        _take_stock(order)
+        order.stock_taken = True
         order.paid_at = paid_at or timezone.now()
         order.save(
             update_fields=["status", "status_message", "stock_taken", "paid_at", "updated_at"]

@@ -823,3 +823,17 @@ def test_resync_of_an_order_we_never_heard_about_finds_its_payment(
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     assert len(iamport.calls("GET", "payments/imp_000000000009")) == 1
+
+
+def test_resync_of_an_order_reports_iamport_failures(admin_client, order_factory, iamport):
+    order = order_factory()
+    iamport.rsps.get(
+        API + f"payments/find/{order.merchant_uid}", body=requests.ConnectionError("down")
+    )
+
+    response = admin_client.post(reverse("admin:shop_order_resync", args=[order.pk]))
+
+    assert response.status_code == 302
+    assert any("아임포트에서 조회하지 못했습니다" in m for m in messages_of(response))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING

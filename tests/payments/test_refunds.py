@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 import requests
+import responses
+from django.db import transaction
 
-from payments.client import IamportRejected
-from payments.models import Refund
+from payments import services
+from payments.client import IamportNotFound, IamportPayment, IamportRejected
+from payments.models import Payment, Refund
 from payments.services import (
     RefundAlreadyRequested,
     RefundError,
@@ -201,3 +206,64 @@ def test_prepare_refused_and_not_registered_raises_the_original_refusal(iamport,
 
     with pytest.raises(IamportRejected, match="금액이 잘못되었습니다"):
         payment_prepare(order=order)
+
+
+def test_a_paid_order_without_an_accepted_payment_cannot_be_refunded(iamport, order_factory):
+    order = order_factory()
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+    order.refresh_from_db()
+
+    with pytest.raises(RefundError, match="환불할 결제가 없습니다"):
+        payment_refund(order=order, amount=1000, reason="x", request_key="k")
+
+
+def test_two_submits_racing_past_the_key_check_refund_once(iamport, paid):
+    order, payment = paid
+    iamport.cancel_ok(payment, 1000)
+    payment_refund(order=order, amount=1000, reason="x", request_key="same")
+    order.refresh_from_db()
+
+    # The second submit passed the early check just before the first one stored its key.
+    with (
+        mock.patch.object(Refund.objects, "filter") as early_check,
+        pytest.raises(RefundAlreadyRequested),
+    ):
+        early_check.return_value.exists.return_value = False
+        payment_refund(order=order, amount=1000, reason="x", request_key="same")
+
+    assert len(iamport.calls("POST", "payments/cancel")) == 1
+
+
+def test_a_refused_refund_whose_reread_fails_still_reports_the_refusal(iamport, paid):
+    order, _ = paid
+    iamport.cancel_refused("취소 가능 잔액 검증에 실패하였습니다.")
+    iamport.rsps.replace(responses.GET, API + f"payments/{IMP}", body=requests.ConnectionError())
+
+    with pytest.raises(RefundError, match="잔액 검증"):
+        payment_refund(order=order, amount=1000, reason="x", request_key="k")
+
+    order.refresh_from_db()
+    assert order.refunded_amount == 0
+
+
+def test_prepare_of_a_merchant_uid_iamport_calls_unknown_raises_not_found(iamport, order_factory):
+    order = order_factory()
+    iamport.rsps.post(
+        API + "payments/prepare", status=404, json={"code": 1, "message": "없음", "response": None}
+    )
+
+    with pytest.raises(IamportNotFound):
+        payment_prepare(order=order)
+
+
+def test_an_older_reply_never_overwrites_a_newer_record(iamport, paid):
+    _, payment = paid
+    record = Payment.objects.get()
+    record.status, record.cancel_amount = "cancelled", 12000
+    record.save()
+    older = IamportPayment.from_api(payment)
+
+    with transaction.atomic():
+        stored = services._store_reply(record, older)
+
+    assert (stored.status, stored.cancel_amount) == ("cancelled", 12000)

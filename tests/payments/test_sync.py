@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from django.core import mail
+from django.utils import timezone
 
-from payments.client import IamportNotFound
+from payments.client import IamportAuthError, IamportNotFound, IamportUnavailable
 from payments.models import Payment, Refund
 from payments.services import SyncOutcome, payment_sync
 from shop.models import Order
+from tests.conftest import API, load_fixture
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -295,3 +298,142 @@ def test_sold_out_while_paying_refunds_and_fails_the_order(iamport, order):
     order = reload(order)
     assert order.status == Order.Status.FAILED and not order.stock_taken
     assert reload(product).stock == 0
+
+
+def test_a_forged_payment_for_a_paid_order_is_cancelled_and_the_order_stays_paid(iamport, order):
+    iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    forged = iamport.payment(order.merchant_uid, imp_uid="imp_000000000002", amount=100)
+    iamport.cancel_ok(forged, 100)
+
+    result = payment_sync(imp_uid="imp_000000000002")
+
+    assert result.outcome == SyncOutcome.FORGED
+    order = reload(order)
+    assert order.status == Order.Status.PAID and order.status_message == ""
+
+
+def test_a_repeated_virtual_account_notice_changes_nothing(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+
+    again = payment_sync(imp_uid=IMP)
+
+    assert again.outcome == SyncOutcome.AWAITING_DEPOSIT
+    assert Payment.objects.count() == 1
+
+
+def test_a_virtual_account_for_an_order_paid_otherwise_is_cancelled(iamport, order):
+    iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    vbank = iamport.payment(
+        order.merchant_uid, imp_uid="imp_000000000002", fixture="payment_vbank_ready"
+    )
+    iamport.cancel_ok(vbank, 12000)
+
+    result = payment_sync(imp_uid="imp_000000000002")
+
+    assert result.outcome == SyncOutcome.DUPLICATE
+    assert (
+        iamport.body(iamport.calls("POST", "payments/cancel")[0])["imp_uid"] == "imp_000000000002"
+    )
+    assert reload(order).status == Order.Status.PAID
+
+
+def test_an_issued_virtual_account_that_fails_cancels_the_order(iamport, order):
+    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(
+        payment, status="failed", fail_reason="입금 기한 만료", failed_at=1764500000
+    )
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.CANCELLED
+    order = reload(order)
+    assert (order.status, order.status_message) == (Order.Status.CANCELLED, "입금 기한 만료")
+
+
+def test_a_failure_reported_twice_keeps_its_first_verdict(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_failed")
+    payment_sync(imp_uid=IMP)
+
+    again = payment_sync(imp_uid=IMP)
+
+    assert again.outcome == SyncOutcome.NOT_PAID
+    assert Payment.objects.get().verdict == Payment.Verdict.FAILED
+
+
+def test_a_failed_attempt_on_a_paid_order_leaves_its_message_alone(iamport, order):
+    iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002", fixture="payment_failed")
+
+    assert payment_sync(imp_uid="imp_000000000002").outcome == SyncOutcome.NOT_PAID
+    order = reload(order)
+    assert (order.status, order.status_message) == (Order.Status.PAID, "")
+
+
+def test_a_cancelled_stranger_payment_does_not_touch_a_paid_order(iamport, order):
+    iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002", fixture="payment_cancelled")
+
+    assert payment_sync(imp_uid="imp_000000000002").outcome == SyncOutcome.CANCELLED
+    assert reload(order).status == Order.Status.PAID
+
+
+def test_a_stale_reply_after_a_failure_is_ignored(iamport, order):
+    payment = iamport.payment(order.merchant_uid, fixture="payment_failed")
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(payment, status="ready", failed_at=0)
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.NOT_PAID
+    assert Payment.objects.get().status == "failed"
+
+
+def test_a_forged_payment_whose_cancel_failed_is_cancelled_on_the_next_delivery(iamport, order):
+    payment = iamport.payment(order.merchant_uid, amount=100)
+    iamport.rsps.post(API + "payments/cancel", body=requests.ConnectionError("down"))
+
+    with pytest.raises(IamportUnavailable):
+        payment_sync(imp_uid=IMP)
+
+    assert Payment.objects.get().cancel_requested_at is None  # the claim was released
+    iamport.rsps.reset()
+    iamport.rsps.post(API + "users/getToken", json=load_fixture("token"))
+    iamport.payment(order.merchant_uid, amount=100)
+    iamport.cancel_ok(payment, 100)
+
+    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.FORGED
+    assert Payment.objects.get().status == "cancelled"
+    assert Refund.objects.get().amount == 100
+
+
+def test_refused_credentials_while_cancelling_release_the_claim(iamport, order):
+    iamport.payment(order.merchant_uid, amount=100)
+    iamport.rsps.post(API + "payments/cancel", status=401, json=load_fixture("unauthorized"))
+
+    with pytest.raises(IamportAuthError):
+        payment_sync(imp_uid=IMP)
+
+    assert Payment.objects.get().cancel_requested_at is None
+
+
+def test_a_recent_claim_leaves_the_cancel_to_its_owner(iamport, order):
+    iamport.payment(order.merchant_uid, amount=100)
+    payment_sync_claimed = Payment.objects.create(
+        imp_uid=IMP,
+        order=order,
+        merchant_uid=order.merchant_uid,
+        amount=100,
+        status="paid",
+        verdict=Payment.Verdict.FORGED,
+        cancel_requested_at=timezone.now(),
+    )
+
+    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.FORGED
+    assert not iamport.calls("POST", "payments/cancel")
+    assert payment_sync_claimed.refundable_amount == 100

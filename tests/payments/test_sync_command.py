@@ -51,3 +51,17 @@ def test_iamport_failures_are_reported_and_the_rest_goes_on(iamport, order_facto
 
     assert "Iamport failed" in err
     assert "1 failed" in out
+
+
+def test_an_open_order_that_is_still_open_is_not_reported_as_changed(iamport, order_factory):
+    order = order_factory()
+    body = load_fixture("payment_failed")
+    body["response"].update(merchant_uid=order.merchant_uid)
+    iamport.rsps.get(API + f"payments/find/{order.merchant_uid}", json=body)
+    iamport.payment(order.merchant_uid, fixture="payment_failed")
+
+    out, _ = run()
+
+    assert "checked 1 open orders: 0 changed, 0 failed" in out
+    order.refresh_from_db()
+    assert order.status_message == "[F1002] 카드 한도 초과"

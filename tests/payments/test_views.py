@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 import requests
@@ -354,6 +355,7 @@ def test_webhook_for_another_shops_order_answers_200_ignored(client, iamport):
         ("", "application/json"),
         ("merchant_uid=o1&status=paid", "application/x-www-form-urlencoded"),
         ("--x\r\ngarbage", "multipart/form-data; boundary=x"),
+        ("--x\r\ngarbage", "multipart/form-data"),
         ("\x00\x01", "text/plain"),
     ],
 )
@@ -470,3 +472,35 @@ def test_prepare_when_iamport_is_down_answers_503(client, iamport, order):
 
     assert reply.status_code == 503
     assert reply.json()["message"]
+
+
+def test_webhook_naming_another_order_still_syncs_the_real_one(client, iamport, order, caplog):
+    iamport.payment(order.merchant_uid)
+
+    reply = post_json(client, WEBHOOK, {"imp_uid": IMP, "merchant_uid": "o-claimed-elsewhere"})
+
+    assert reply.status_code == 200
+    assert reload(order).status == Order.Status.PAID
+    assert "named o-claimed-elsewhere but the payment is for" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("post", COMPLETE, {"imp_uid": IMP, "merchant_uid": "M"}),
+        ("post", WEBHOOK, {"imp_uid": IMP}),
+        ("post", PREPARE, {"merchant_uid": "M"}),
+    ],
+)
+def test_an_unexpected_failure_is_a_logged_503_never_a_500(
+    client, iamport, order, caplog, method, url, body
+):
+    body = {k: (order.merchant_uid if v == "M" else v) for k, v in body.items()}
+    with (
+        mock.patch("payments.views.payment_sync", side_effect=RuntimeError("bug")),
+        mock.patch("payments.views.payment_prepare", side_effect=RuntimeError("bug")),
+    ):
+        reply = post_json(client, url, body)
+
+    assert reply.status_code == 503
+    assert "failed unexpectedly" in caplog.text

@@ -1,0 +1,56 @@
+"""`{% pay_button order %}`: the request_pay parameters come from the stored order."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import RequestFactory
+
+from payments.templatetags.payments import pay_button, request_pay_params
+
+pytestmark = pytest.mark.django_db
+
+
+def absolute(path: str) -> str:
+    return "https://shop.example.com" + path
+
+
+def test_card_params_use_the_default_pg_and_the_stored_amount(order_factory, settings):
+    settings.IAMPORT_PG = "html5_inicis"
+    order = order_factory(price=4500, quantity=2)
+
+    params = request_pay_params(order, absolute=absolute)
+
+    assert params["pg"] == "html5_inicis" and params["pay_method"] == "card"
+    assert params["amount"] == 9000 and isinstance(params["amount"], int)
+    assert params["merchant_uid"] == order.merchant_uid
+    assert params["m_redirect_url"] == "https://shop.example.com/payments/complete/"
+    assert params["notice_url"] == "https://shop.example.com/payments/webhook/"
+    assert "vbank_due" not in params
+
+
+def test_a_pay_method_can_be_routed_to_its_own_pg_by_settings(order_factory):
+    params = request_pay_params(order_factory(pay_method="kakaopay"), absolute=absolute)
+
+    assert (params["pg"], params["pay_method"]) == ("kakaopay", "card")
+
+
+def test_virtual_account_params_carry_a_deadline(order_factory, settings):
+    settings.SHOP_VBANK_DUE_DAYS = 3
+
+    params = request_pay_params(order_factory(pay_method="vbank"), absolute=absolute)
+
+    assert params["pay_method"] == "vbank"
+    assert len(params["vbank_due"]) == 12 and params["vbank_due"].endswith("2359")
+
+
+def test_the_tag_offers_prepare_only_when_enabled(order_factory, settings):
+    order = order_factory()
+    request = RequestFactory().get("/")
+
+    settings.IAMPORT_PREPARE = True
+    assert pay_button({"request": request}, order)["prepare_url"] == "/payments/prepare/"
+    settings.IAMPORT_PREPARE = False
+    context = pay_button({"request": request}, order)
+    assert context["prepare_url"] is None
+    assert context["merchant_code"] == settings.IAMPORT_MERCHANT_CODE
+    assert context["script_url"] == settings.IAMPORT_SCRIPT_URL
