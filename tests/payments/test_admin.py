@@ -490,7 +490,7 @@ def test_simultaneous_submits_that_race_past_the_check_are_reported(
     def already(**kwargs):
         raise RefundAlreadyRequested("이미 처리된 환불 요청입니다 (중복 제출).")
 
-    monkeypatch.setattr("payments.admin.payment_refund", already)
+    monkeypatch.setattr("payments.admin.orders.payment_refund", already)
     response, _ = refund_post(admin_client, order)
     assert response.status_code == 302
     assert any("이미 처리된 환불 요청입니다" in m for m in messages_of(response))
@@ -776,7 +776,7 @@ def test_resync_reports_an_order_the_services_refuse_to_move(admin_client, paid,
     def refuse(**kwargs):
         raise OrderError("환불 합계는 줄어들 수 없습니다.")
 
-    monkeypatch.setattr("payments.admin.payment_sync", refuse)
+    monkeypatch.setattr("payments.admin.common.payment_sync", refuse)
     response = admin_client.post(reverse("admin:shop_order_resync", args=[order.pk]))
 
     assert response.status_code == 302

@@ -1,0 +1,188 @@
+"""Shared pieces of the payments admin: display helpers, permissions, re-sync reporting."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from payments.client import IamportError
+from payments.models import Payment, Refund, WebhookDelivery
+from payments.services import (
+    SyncResult,
+    payment_sync,
+)
+from shop import services as shop_services
+from shop.admin import AMBER, GREEN, GREY, PURPLE, RED, badge
+from shop.models import Order
+
+logger = logging.getLogger(__name__)
+REFUND_PERMISSION = "payments.refund_payment"
+# Re-syncing can move an order (paid, refunded, cancelled), as a webhook would.
+RESYNC_PERMISSION = "shop.change_order"
+REFUNDABLE_STATUSES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED)
+DUPLICATE_REFUND_MESSAGE = "이미 처리된 환불 요청입니다 (중복 제출). 아무것도 바꾸지 않았습니다."
+
+PAYMENT_STATUS_COLOURS = {
+    Payment.Status.READY: AMBER,
+    Payment.Status.PAID: GREEN,
+    Payment.Status.CANCELLED: PURPLE,
+    Payment.Status.FAILED: RED,
+}
+VERDICT_COLOURS = {
+    Payment.Verdict.PENDING: GREY,
+    Payment.Verdict.ACCEPTED: GREEN,
+    Payment.Verdict.FORGED: RED,
+    Payment.Verdict.DUPLICATE: RED,
+    Payment.Verdict.UNFULFILLABLE: RED,
+    Payment.Verdict.FAILED: RED,
+}
+REFUND_STATUS_COLOURS = {Refund.Status.SUCCEEDED: GREEN, Refund.Status.FAILED: RED}
+OUTCOME_COLOURS = {
+    WebhookDelivery.Outcome.RECEIVED: AMBER,
+    WebhookDelivery.Outcome.PROCESSED: GREEN,
+    WebhookDelivery.Outcome.IGNORED: GREY,
+    WebhookDelivery.Outcome.REJECTED: RED,
+    WebhookDelivery.Outcome.ERROR: RED,
+}
+
+
+# --- small renderers ----------------------------------------------------------------------
+def pretty_json(data: Any) -> str:
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+    return format_html(
+        '<pre style="max-height:32em;overflow:auto;white-space:pre-wrap;margin:0">{}</pre>', text
+    )
+
+
+def external_link(url: str, label: str) -> str:
+    # Iamport's URLs are stored as received; only ever link to http(s).
+    if not url.startswith(("https://", "http://")):
+        return "-"
+    return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', url, label)
+
+
+def order_link(order_id: int, label: str) -> str:
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:shop_order_change", args=[order_id]), label
+    )
+
+
+def payment_link(payment: Payment) -> str:
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:payments_payment_change", args=[payment.pk]),
+        payment.imp_uid,
+    )
+
+
+def payment_status_badge(payment: Payment) -> str:
+    return badge(payment.get_status_display(), PAYMENT_STATUS_COLOURS.get(payment.status, GREY))
+
+
+def verdict_badge(payment: Payment) -> str:
+    return badge(payment.get_verdict_display(), VERDICT_COLOURS.get(payment.verdict, GREY))
+
+
+def refund_status_badge(refund: Refund) -> str:
+    return badge(refund.get_status_display(), REFUND_STATUS_COLOURS.get(refund.status, GREY))
+
+
+def requested_by(refund: Refund) -> str:
+    if refund.requested_by_id:
+        return str(refund.requested_by)
+    return "자동 (결제 검증)" if refund.request_key is None else "-"
+
+
+def can_refund(request: HttpRequest) -> bool:
+    return request.user.has_perm(REFUND_PERMISSION)
+
+
+def can_resync(request: HttpRequest) -> bool:
+    return request.user.has_perm(RESYNC_PERMISSION)
+
+
+# --- re-sync ------------------------------------------------------------------------------
+def resync_payments(
+    model_admin: admin.ModelAdmin, request: HttpRequest, payments: Iterable[Payment]
+) -> None:
+    """Ask Iamport again about each payment and report, one message per payment.
+
+    Iamport being unreachable or refusing is reported as an error message: the admin page
+    itself never fails because of Iamport.
+    """
+    for payment in payments:
+        try:
+            result = payment_sync(imp_uid=payment.imp_uid)
+        except IamportError as exc:
+            logger.warning("admin re-sync of %s failed: %s", payment.imp_uid, exc.message)
+            model_admin.message_user(
+                request,
+                f"{payment.imp_uid}: 아임포트에서 조회하지 못했습니다 — {exc.message}",
+                messages.ERROR,
+            )
+            continue
+        except shop_services.OrderError as exc:
+            model_admin.message_user(
+                request,
+                f"{payment.imp_uid}: 주문에 반영하지 못했습니다 — {exc}",
+                messages.ERROR,
+            )
+            continue
+        report_sync(model_admin, request, payment.imp_uid, result)
+
+
+def report_sync(
+    model_admin: admin.ModelAdmin, request: HttpRequest, label: str, result: SyncResult
+) -> None:
+    """One admin message saying what a re-sync found."""
+    if result.payment is None or result.order is None:
+        model_admin.message_user(request, f"{label}: {result.message}", messages.WARNING)
+        return
+    model_admin.message_user(
+        request,
+        f"{result.payment.imp_uid}: 아임포트에서 다시 조회했습니다 — "
+        f"아임포트 '{result.payment.get_status_display()}', "
+        f"판정 '{result.payment.get_verdict_display()}', "
+        f"주문 '{result.order.get_status_display()}'",
+        messages.SUCCESS,
+    )
+
+
+# --- read-only records --------------------------------------------------------------------
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A financial record: viewable by staff with the view permission, never written here."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return flatten_fieldsets(self.fieldsets)
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,275 @@
+"""The order page with its payments: re-sync and the refund form (full or partial)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from payments.admin.common import (
+    DUPLICATE_REFUND_MESSAGE,
+    REFUNDABLE_STATUSES,
+    can_refund,
+    can_resync,
+    payment_link,
+    refund_status_badge,
+    report_sync,
+    requested_by,
+    resync_payments,
+)
+from payments.admin.records import PaymentInline
+from payments.client import IamportError
+from payments.forms import RefundForm
+from payments.models import Payment, Refund
+from payments.services import (
+    RefundAlreadyRequested,
+    RefundError,
+    payment_refund,
+    payment_sync_order,
+    refundable_payment,
+)
+from shop.admin import OrderAdmin, won
+from shop.models import Order
+
+
+class PaymentOrderAdmin(OrderAdmin):
+    inlines = [*OrderAdmin.inlines, PaymentInline]
+    search_fields = [*OrderAdmin.search_fields, "payments__imp_uid"]
+    readonly_fields = [*OrderAdmin.readonly_fields, "refunds_table"]
+    fieldsets = [*OrderAdmin.fieldsets, ("환불 내역", {"fields": ["refunds_table"]})]
+    actions = ["resync_selected", "refund_selected"]
+    change_form_template = "admin/payments/order_change_form.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        custom = [
+            path("<path:object_id>/refund/", view(self.refund_view), name="shop_order_refund"),
+            path("<path:object_id>/resync/", view(self.resync_view), name="shop_order_resync"),
+        ]
+        return [*custom, *super().get_urls()]
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return can_refund(request)
+
+    def has_resync_permission(self, request: HttpRequest) -> bool:
+        return can_resync(request)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Always an existing order: orders are never added here.
+        context["refund_url"] = (
+            reverse("admin:shop_order_refund", args=[obj.pk])
+            if can_refund(request) and obj.status in REFUNDABLE_STATUSES
+            else None
+        )
+        context["resync_url"] = (
+            reverse("admin:shop_order_resync", args=[obj.pk]) if can_resync(request) else None
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="환불 내역")
+    def refunds_table(self, order: Order) -> str:
+        refunds = (
+            Refund.objects.filter(payment__order=order)
+            .select_related("payment", "requested_by")
+            .order_by("created_at", "id")
+        )
+        if not refunds:
+            return "환불 내역이 없습니다."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>",
+            (
+                (
+                    f"{timezone.localtime(refund.created_at):%Y-%m-%d %H:%M}",
+                    payment_link(refund.payment),
+                    won(refund.amount),
+                    refund_status_badge(refund),
+                    refund.reason,
+                    refund.message or "-",
+                    requested_by(refund),
+                )
+                for refund in refunds
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>요청일시</th><th>결제</th><th>환불 금액</th><th>결과</th>"
+            "<th>사유</th><th>아임포트 메시지</th><th>요청자</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    # Re-sync ---------------------------------------------------------------------------
+    @admin.action(description="아임포트에서 다시 조회", permissions=["resync"])
+    def resync_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset.prefetch_related("payments"):
+            self._resync_order(request, order)
+
+    def resync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not can_resync(request):
+            raise PermissionDenied
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        self._resync_order(request, order)
+        return redirect("admin:shop_order_change", order.pk)
+
+    def _resync_order(self, request: HttpRequest, order: Order) -> None:
+        payments = list(order.payments.all())
+        if payments:
+            resync_payments(self, request, payments)
+            return
+        # No callback or webhook ever reached us: ask Iamport by the order number.
+        try:
+            result = payment_sync_order(order=order)
+        except IamportError as exc:
+            self.message_user(
+                request,
+                f"{order.merchant_uid}: 아임포트에서 조회하지 못했습니다 — {exc.message}",
+                messages.ERROR,
+            )
+            return
+        if result is None:
+            self.message_user(
+                request,
+                f"{order.merchant_uid}: 아임포트에 이 주문의 결제가 없습니다.",
+                messages.WARNING,
+            )
+            return
+        report_sync(self, request, order.merchant_uid, result)
+
+    # Refund ----------------------------------------------------------------------------
+    @admin.action(description="선택한 주문 환불", permissions=["refund"])
+    def refund_selected(self, request: HttpRequest, queryset: QuerySet[Order]):
+        orders = list(queryset[:2])
+        if len(orders) != 1:
+            self.message_user(request, "환불할 주문을 하나만 선택해 주세요.", messages.WARNING)
+            return None
+        return redirect("admin:shop_order_refund", orders[0].pk)
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The refund form: amount (default: all that is left), reason, and for a virtual
+        account the account to send the money to. One rendered form refunds at most once."""
+        if not can_refund(request):
+            raise PermissionDenied
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, order):
+            raise PermissionDenied
+
+        # Checked before anything else so that a repeated submit is named as such, even when
+        # the first one has already refunded everything.
+        submitted_key = request.POST.get("request_key", "") if request.method == "POST" else ""
+        if submitted_key and Refund.objects.filter(request_key=submitted_key).exists():
+            self.message_user(request, DUPLICATE_REFUND_MESSAGE, messages.WARNING)
+            return redirect("admin:shop_order_change", order.pk)
+
+        payment = self._refundable_payment_or_message(request, order)
+        if payment is None:
+            return redirect("admin:shop_order_change", order.pk)
+
+        form_kwargs = {
+            "refundable": payment.refundable_amount,
+            "needs_refund_account": payment.pay_method == "vbank",
+        }
+        if request.method != "POST":
+            return self._render_refund_form(request, order, payment, RefundForm(**form_kwargs))
+
+        form = RefundForm(request.POST, **form_kwargs)
+        if not form.is_valid():
+            return self._render_refund_form(request, order, payment, form)
+        try:
+            refund = payment_refund(
+                order=order,
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+                request_key=form.cleaned_data["request_key"],
+                user=request.user,
+                refund_account=form.refund_account_details(),
+            )
+        except RefundAlreadyRequested:
+            self.message_user(request, DUPLICATE_REFUND_MESSAGE, messages.WARNING)
+            return redirect("admin:shop_order_change", order.pk)
+        except RefundError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._refund_form_after_refusal(request, order, form)
+
+        order.refresh_from_db()
+        self.message_user(
+            request,
+            f"{refund.amount:,}원을 환불했습니다. 주문 상태: {order.get_status_display()} "
+            f"(환불 합계 {order.refunded_amount:,}원, 남은 금액 {order.refundable_amount:,}원)",
+            messages.SUCCESS,
+        )
+        return redirect("admin:shop_order_change", order.pk)
+
+    def _refundable_payment_or_message(self, request: HttpRequest, order: Order) -> Payment | None:
+        if order.status not in REFUNDABLE_STATUSES:
+            self.message_user(
+                request,
+                f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.",
+                messages.ERROR,
+            )
+            return None
+        payment = refundable_payment(order)
+        if payment is None or payment.refundable_amount <= 0:
+            self.message_user(request, "이 주문에는 환불할 결제가 없습니다.", messages.ERROR)
+            return None
+        return payment
+
+    def _refund_form_after_refusal(
+        self, request: HttpRequest, order: Order, refused: RefundForm
+    ) -> HttpResponse:
+        """The form again, with figures re-read (a refused refund re-reads Iamport) and a new
+        request key, since the refused one has been used."""
+        order.refresh_from_db()
+        payment = self._refundable_payment_or_message(request, order)
+        if payment is None:
+            return redirect("admin:shop_order_change", order.pk)
+        kept = {
+            name: value for name, value in refused.cleaned_data.items() if name != "request_key"
+        }
+        if kept.get("amount", 0) > payment.refundable_amount:
+            del kept["amount"]
+        form = RefundForm(
+            initial=kept,
+            refundable=payment.refundable_amount,
+            needs_refund_account=payment.pay_method == "vbank",
+        )
+        return self._render_refund_form(request, order, payment, form)
+
+    def _render_refund_form(
+        self, request: HttpRequest, order: Order, payment: Payment, form: RefundForm
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"주문 {order.merchant_uid} 환불",
+            "opts": self.opts,
+            "original": order,
+            "order": order,
+            "payment": payment,
+            "form": form,
+            "amount_display": won(order.amount),
+            "refunded_display": won(order.refunded_amount),
+            "refundable_display": won(payment.refundable_amount),
+            "status_badge": self.status_badge(order),
+            "pay_method_display": self.pay_method_display(order),
+            "has_view_permission": self.has_view_permission(request, order),
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/payments/refund_form.html", context)
+
+
+# shop.admin (imported above) has registered its own OrderAdmin; this one replaces it.
+admin.site.unregister(Order)
+admin.site.register(Order, PaymentOrderAdmin)
