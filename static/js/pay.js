@@ -132,7 +132,7 @@
       showMessage(MESSAGES.verifying, "info");
       postJSON(
         completeUrl,
-        { imp_uid: rsp.imp_uid, merchant_uid: rsp.merchant_uid || params.merchant_uid },
+        { imp_uid: rsp.imp_uid, merchant_uid: params.merchant_uid }, // the order this page is for
         csrfToken(box)
       ).then(
         function (reply) {

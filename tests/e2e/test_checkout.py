@@ -10,6 +10,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from payments.models import Payment, Refund
@@ -183,6 +184,8 @@ def test_virtual_account_is_paid_by_a_deposit_in_the_sandbox_console(
     assert order.status == Order.Status.AWAITING_DEPOSIT
     assert (order.deposit_bank, order.deposit_account) == (account.vbank_name, account.vbank_num)
     assert order.deposit_account.isdigit()
+    # The deadline the shop asked for (vbank_due: 23:59 shop time) is the one the buyer sees.
+    assert timezone.localtime(order.deposit_due).strftime("%H:%M") == "23:59"
     assert _stock(product) == 10
 
     console = page.context.new_page()
