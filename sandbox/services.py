@@ -140,8 +140,9 @@ def token_issue(*, imp_key: str, imp_secret: str) -> SandboxToken:
     expected_key = getattr(settings, "IAMPORT_API_KEY", "")
     expected_secret = getattr(settings, "IAMPORT_API_SECRET", "")
     if not expected_key or not (
-        secrets.compare_digest(imp_key, expected_key)
-        and secrets.compare_digest(imp_secret, expected_secret)
+        # Bytes, not str: compare_digest refuses non-ASCII text, and any key may be typed.
+        secrets.compare_digest(imp_key.encode(), expected_key.encode())
+        and secrets.compare_digest(imp_secret.encode(), expected_secret.encode())
     ):
         raise AuthenticationFailed("imp_key 또는 imp_secret이 올바르지 않습니다.")
     now = timezone.now()

@@ -70,7 +70,7 @@ def test_get_token_after_expiry_returns_a_new_token(client, settings):
 
 @pytest.mark.parametrize(
     ("imp_key", "imp_secret"),
-    [("imp_apikey", "wrong"), ("wrong", "test_api_secret"), ("", "")],
+    [("imp_apikey", "wrong"), ("wrong", "test_api_secret"), ("", ""), ("키😀", "비밀")],
 )
 def test_get_token_with_wrong_credentials_answers_401(client, imp_key, imp_secret):
     reply = get_token(client, imp_key=imp_key, imp_secret=imp_secret)
