@@ -137,20 +137,12 @@ def _image(product: Product, *, height: int) -> str:
     )
 
 
-class OrderLineInline(admin.TabularInline):
-    """What was ordered, as snapshotted at checkout."""
+class ReadOnlyTabularInline(admin.TabularInline):
+    """An inline of records that are looked at, never added, edited or deleted here."""
 
-    model = OrderLine
     extra = 0
     can_delete = False
-    fields = [
-        "product_link",
-        "product_name",
-        "unit_price_display",
-        "quantity",
-        "line_total_display",
-    ]
-    readonly_fields = fields
+    show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -160,6 +152,21 @@ class OrderLineInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class OrderLineInline(ReadOnlyTabularInline):
+    """What was ordered, as snapshotted at checkout."""
+
+    model = OrderLine
+    show_change_link = False
+    fields = [
+        "product_link",
+        "product_name",
+        "unit_price_display",
+        "quantity",
+        "line_total_display",
+    ]
+    readonly_fields = fields
 
     @admin.display(description="상품")
     def product_link(self, line: OrderLine) -> str:

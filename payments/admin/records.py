@@ -17,7 +17,6 @@ from payments.admin.common import (
     OUTCOME_COLOURS,
     REFUNDABLE_STATUSES,
     ReadOnlyAdmin,
-    ReadOnlyTabularInline,
     can_refund,
     can_resync,
     external_link,
@@ -31,7 +30,7 @@ from payments.admin.common import (
     verdict_badge,
 )
 from payments.models import Payment, Refund, WebhookDelivery
-from shop.admin import GREY, badge, won
+from shop.admin import GREY, ReadOnlyTabularInline, badge, won
 
 
 class RefundInline(ReadOnlyTabularInline):
