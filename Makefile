@@ -20,11 +20,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
 	@touch $@ $(VENV)/.runtime-installed
 
 ## make run: install, migrate, load demo data and serve the shop on http://127.0.0.1:8000/
-## With no DJANGO_DEBUG in the environment or .env, it runs in debug mode, which (without
-## Iamport credentials) turns on the local sandbox: checkout works with no account, offline.
+## manage.py runs in debug mode unless DJANGO_DEBUG is set (environment or .env), which
+## without Iamport credentials turns on the local sandbox: checkout works offline.
 run: $(VENV)/.runtime-installed
-	@if [ -z "$${DJANGO_DEBUG+x}" ] && ! grep -qs '^DJANGO_DEBUG=' .env; then export DJANGO_DEBUG=1; fi; \
-	$(PY) manage.py migrate --noinput && \
+	@$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py load_demo_data && \
 	echo "" && echo "  The shop:    http://$(HOST):$(PORT)/" && \
 	echo "  Admin:       http://$(HOST):$(PORT)/admin/" && echo "" && \

@@ -112,3 +112,30 @@ def test_a_malformed_boolean_is_refused():
 
     assert result.returncode != 0
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "IAMPORT_"))}
+    clean.update(env, DJANGO_ENV_FILE="/dev/null", DATABASE_URL="sqlite:///:memory:")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_manage_py_is_a_development_tool_that_defaults_to_debug():
+    result = run_manage("shell", "-c", PRINT)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["True", "True"]  # debug, and so the sandbox
+
+
+def test_manage_py_with_debug_off_still_refuses_to_run_without_secrets():
+    result = run_manage("check", DJANGO_DEBUG="0")
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
