@@ -128,7 +128,7 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_manage_py_is_a_development_tool_that_defaults_to_debug():
-    result = run_manage("shell", "-c", PRINT)
+    result = run_manage("shell", "--verbosity", "0", "-c", PRINT)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[:2] == ["True", "True"]  # debug, and so the sandbox
