@@ -101,6 +101,18 @@ def _str(data: dict[str, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
+# The largest amount of won this shop accepts from Iamport (well inside a 64-bit column).
+MAX_AMOUNT = 10**15
+
+
+def _amount(data: dict[str, Any], key: str, *, required: bool = False) -> int:
+    """Whole won, 0 <= amount < MAX_AMOUNT; anything else is an unreadable reply."""
+    value = _int(data, key, required=required)
+    if not 0 <= value < MAX_AMOUNT:
+        raise IamportBadResponse(f"{key} is out of range: {value!r}")
+    return value
+
+
 def _time(data: dict[str, Any], key: str) -> datetime | None:
     """Iamport's unix timestamps, where 0 means "not applicable"."""
     seconds = _int(data, key)
@@ -131,7 +143,7 @@ class CancelHistory:
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> CancelHistory:
         return cls(
-            amount=_int(data, "amount"),
+            amount=_amount(data, "amount"),
             reason=_str(data, "reason"),
             cancelled_at=_time(data, "cancelled_at"),
             pg_tid=_str(data, "pg_tid"),
@@ -189,8 +201,8 @@ class IamportPayment:
         return cls(
             imp_uid=imp_uid,
             merchant_uid=merchant_uid,
-            amount=_int(data, "amount", required=True),
-            cancel_amount=_int(data, "cancel_amount"),
+            amount=_amount(data, "amount", required=True),
+            cancel_amount=_amount(data, "cancel_amount"),
             currency=_str(data, "currency") or "KRW",
             status=status,
             pay_method=_str(data, "pay_method"),
@@ -231,7 +243,7 @@ class Prepared:
     def from_api(cls, data: Any) -> Prepared:
         if not isinstance(data, dict) or not data.get("merchant_uid"):
             raise IamportBadResponse("the prepared registration is not an object")
-        return cls(merchant_uid=_str(data, "merchant_uid"), amount=_int(data, "amount"))
+        return cls(merchant_uid=_str(data, "merchant_uid"), amount=_amount(data, "amount"))
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -346,7 +358,13 @@ class IamportClient:
         started = time.monotonic()
         try:
             reply = self.session.request(
-                method, url, json=json_body, headers=headers, timeout=self.timeout
+                method,
+                url,
+                json=json_body,
+                headers=headers,
+                timeout=self.timeout,
+                # A redirect would turn a POST (a cancel) into a GET elsewhere: never follow one.
+                allow_redirects=False,
             )
         except requests.Timeout as exc:
             raise IamportTimeout(f"Iamport did not answer {method} {path} in time") from exc

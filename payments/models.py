@@ -70,6 +70,12 @@ class Payment(models.Model):
                 condition=models.Q(cancel_amount__lte=models.F("amount")),
                 name="payment_cancel_within_amount",
             ),
+            # An order is settled by one payment; any other one is a duplicate to give back.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(verdict="accepted"),
+                name="one_accepted_payment_per_order",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -84,8 +90,10 @@ class Refund(models.Model):
     """One cancel (refund) this shop asked Iamport for."""
 
     class Status(models.TextChoices):
+        REQUESTED = "requested", "요청 중"
         SUCCEEDED = "succeeded", "완료"
         FAILED = "failed", "실패"
+        UNKNOWN = "unknown", "확인 필요 (응답 없음)"
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.PositiveBigIntegerField("환불 금액 (원)")

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments.client import (
+    CancelHistory,
     IamportAuthError,
     IamportError,
     IamportNotFound,
@@ -38,6 +39,10 @@ Verdict = Payment.Verdict
 # webhook overtaken by a later one) is not allowed to move our record backwards.
 _PROGRESS = {"ready": 0, "failed": 1, "paid": 1, "cancelled": 2}
 CANCEL_CLAIM_TTL = timedelta(minutes=5)
+ORDER_CURRENCY = "KRW"  # orders are priced in whole won
+MANUAL_REFUND_NOTE = (
+    " — 입금된 가상계좌는 환불 계좌가 있어야 돌려줄 수 있어 관리자 환불이 필요합니다"
+)
 
 
 class SyncOutcome(StrEnum):
@@ -115,9 +120,12 @@ def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult
         )
         return SyncResult(SyncOutcome.NOT_OURS, MESSAGES[SyncOutcome.NOT_OURS])
 
-    result, cancel_verdict = _apply(remote, order)
+    result, cancel_verdict, superseded = _apply(remote, order)
+    for other in superseded:
+        _cancel_superseded(other)
     if cancel_verdict is not None:
         _cancel_rejected_payment(result.payment, remote, CANCEL_REASONS[cancel_verdict])
+    if cancel_verdict is not None or superseded:
         result = SyncResult(
             result.outcome, result.message, Order.objects.get(pk=order.pk), _fresh(result.payment)
         )
@@ -130,10 +138,15 @@ def payment_sync_order(*, order: Order) -> SyncResult | None:
     For orders whose browser callback and webhook never reached us. Returns None when Iamport
     has no payment for the order.
     """
+    client = get_client()
     try:
-        remote = get_client().find_by_merchant_uid(order.merchant_uid)
+        # A paid attempt wins over a newer failed or abandoned one.
+        remote = client.find_by_merchant_uid(order.merchant_uid, status="paid")
     except IamportNotFound:
-        return None
+        try:
+            remote = client.find_by_merchant_uid(order.merchant_uid)
+        except IamportNotFound:
+            return None
     return payment_sync(imp_uid=remote.imp_uid, merchant_uid=order.merchant_uid)
 
 
@@ -141,8 +154,14 @@ def _fresh(payment: Payment | None) -> Payment | None:
     return Payment.objects.get(pk=payment.pk) if payment is not None else None
 
 
-def _apply(remote: IamportPayment, order: Order) -> tuple[SyncResult, Verdict | None]:
-    """Decide under the order's row lock; returns the result and a verdict to cancel for."""
+def _apply(
+    remote: IamportPayment, order: Order
+) -> tuple[SyncResult, Verdict | None, list[Payment]]:
+    """Decide under the order's row lock.
+
+    Returns the result, the verdict to cancel this payment for (if any), and other payments of
+    the order that this one superseded and that must be cancelled too.
+    """
     with transaction.atomic():
         # The lock serialises the browser callback and the webhook(s) for one order: the second
         # one waits here, then re-reads and finds the work done.
@@ -154,21 +173,27 @@ def _apply(remote: IamportPayment, order: Order) -> tuple[SyncResult, Verdict | 
         if not created:
             if _is_behind(remote, payment):
                 logger.info("payment %s: ignoring a stale %s reply", payment.imp_uid, remote.status)
-                return _current(order, payment), None
+                return _current(order, payment), None, []
             for name, value in _fields(remote).items():
                 setattr(payment, name, value)
             payment.save()
 
-        outcome, verdict_to_cancel = _decide(remote, order, payment)
+        superseded: list[Payment] = []
+        outcome, verdict_to_cancel = _decide(remote, order, payment, superseded)
         if verdict_to_cancel is not None and not _claim_cancel(payment):
             verdict_to_cancel = None
+        if payment.verdict == Verdict.ACCEPTED:
+            _record_cancellations(payment, remote)
+        elif payment.verdict in _OUTCOME_OF_VERDICT and _needs_refund_account(remote):
+            _note_manual_refund(payment)
         order.refresh_from_db()
         message = _message(outcome, remote, order)
-        return SyncResult(outcome, message, order, payment), verdict_to_cancel
+        result = SyncResult(outcome, message, order, payment)
+        return result, verdict_to_cancel, [p for p in superseded if _claim_cancel(p)]
 
 
 def _decide(
-    remote: IamportPayment, order: Order, payment: Payment
+    remote: IamportPayment, order: Order, payment: Payment, superseded: list[Payment]
 ) -> tuple[SyncOutcome, Verdict | None]:
     accepted = payment.verdict == Verdict.ACCEPTED
     if payment.verdict in _OUTCOME_OF_VERDICT:
@@ -176,16 +201,20 @@ def _decide(
         again = payment.verdict if _cancellable(remote) else None
         return _OUTCOME_OF_VERDICT[payment.verdict], again
 
-    if remote.amount != order.amount:
+    if remote.amount != order.amount or remote.currency != ORDER_CURRENCY:
         logger.error(
-            "payment %s: amount %s differs from order %s amount %s: cancelling it",
+            "payment %s: %s %s differs from order %s, %s %s: cancelling it",
             remote.imp_uid,
             remote.amount,
+            remote.currency,
             order.merchant_uid,
             order.amount,
+            ORDER_CURRENCY,
         )
         _judge(
-            payment, Verdict.FORGED, f"결제 금액 {remote.amount:,}원 ≠ 주문 금액 {order.amount:,}원"
+            payment,
+            Verdict.FORGED,
+            f"결제 금액 {remote.amount:,} {remote.currency} ≠ 주문 금액 {order.amount:,} KRW",
         )
         if order.is_payable:
             shop_services.order_note_payment_problem(
@@ -194,7 +223,7 @@ def _decide(
         return SyncOutcome.FORGED, Verdict.FORGED if _cancellable(remote) else None
 
     if remote.status == "paid":
-        return _on_paid(remote, order, payment, accepted)
+        return _on_paid(remote, order, payment, accepted, superseded)
     if remote.status == "ready":
         return _on_ready(remote, order, payment, accepted)
     if remote.status == "failed":
@@ -202,14 +231,26 @@ def _decide(
     return _on_cancelled(remote, order, payment, accepted), None
 
 
-def _on_paid(remote, order, payment, accepted) -> tuple[SyncOutcome, Verdict | None]:
+def _on_paid(
+    remote: IamportPayment,
+    order: Order,
+    payment: Payment,
+    accepted: bool,
+    superseded: list[Payment],
+) -> tuple[SyncOutcome, Verdict | None]:
     if order.status not in (OrderStatus.PENDING, OrderStatus.AWAITING_DEPOSIT):
         if accepted:  # already settled by this payment; a (partial) cancel may have followed
             _reflect_cancel_amount(remote, order)
             return _current_outcome(Order.objects.get(pk=order.pk).status), None
         _judge(payment, Verdict.DUPLICATE, f"주문이 이미 '{order.get_status_display()}' 상태")
         return SyncOutcome.DUPLICATE, Verdict.DUPLICATE
-    # Pending, or waiting for a deposit into the virtual account this payment may have issued.
+    # Pending, or waiting for a deposit. If another payment issued that virtual account, this
+    # one settles the order instead, and the unfunded account is cancelled so that nobody can
+    # pay the order twice.
+    if not accepted:
+        for other in order.payments.filter(verdict=Verdict.ACCEPTED).exclude(pk=payment.pk):
+            _judge(other, Verdict.DUPLICATE, "다른 결제로 주문이 처리되어 가상계좌를 취소")
+            superseded.append(other)
     try:
         shop_services.order_mark_paid(order=order, paid_at=remote.paid_at)
     except shop_services.OutOfStock as exc:
@@ -221,7 +262,9 @@ def _on_paid(remote, order, payment, accepted) -> tuple[SyncOutcome, Verdict | N
     return _current_outcome(Order.objects.get(pk=order.pk).status), None
 
 
-def _on_ready(remote, order, payment, accepted) -> tuple[SyncOutcome, Verdict | None]:
+def _on_ready(
+    remote: IamportPayment, order: Order, payment: Payment, accepted: bool
+) -> tuple[SyncOutcome, Verdict | None]:
     if not (remote.pay_method == "vbank" and remote.vbank_num):
         return SyncOutcome.NOT_PAID, None  # the payment window is still open
     if accepted:
@@ -231,16 +274,18 @@ def _on_ready(remote, order, payment, accepted) -> tuple[SyncOutcome, Verdict | 
         return SyncOutcome.DUPLICATE, Verdict.DUPLICATE
     shop_services.order_mark_awaiting_deposit(
         order=order,
-        bank=remote.vbank_name,
-        account=remote.vbank_num,
-        holder=remote.vbank_holder,
+        bank=remote.vbank_name[:50],
+        account=remote.vbank_num[:50],
+        holder=remote.vbank_holder[:50],
         due=remote.vbank_date,
     )
     _judge(payment, Verdict.ACCEPTED, "가상계좌 발급, 금액 일치")
     return SyncOutcome.AWAITING_DEPOSIT, None
 
 
-def _on_failed(remote, order, payment, accepted) -> SyncOutcome:
+def _on_failed(
+    remote: IamportPayment, order: Order, payment: Payment, accepted: bool
+) -> SyncOutcome:
     reason = remote.fail_reason or "결제에 실패했습니다."
     if accepted and order.status == OrderStatus.AWAITING_DEPOSIT:
         shop_services.order_mark_cancelled(order=order, reason=reason)
@@ -252,7 +297,9 @@ def _on_failed(remote, order, payment, accepted) -> SyncOutcome:
     return SyncOutcome.NOT_PAID
 
 
-def _on_cancelled(remote, order, payment, accepted) -> SyncOutcome:
+def _on_cancelled(
+    remote: IamportPayment, order: Order, payment: Payment, accepted: bool
+) -> SyncOutcome:
     if accepted and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
         shop_services.order_record_refund(
             order=order, refunded_total=remote.cancel_amount or remote.amount
@@ -293,10 +340,80 @@ def _claim_cancel(payment: Payment) -> bool:
 
 
 def _cancellable(remote: IamportPayment) -> bool:
-    """Whether Iamport holds money (or an issued virtual account) that can be cancelled."""
-    if remote.remaining_amount <= 0:
+    """Whether the shop can give back what Iamport holds (money or an issued virtual account)."""
+    if remote.remaining_amount <= 0 or _needs_refund_account(remote):
         return False
     return remote.status == "paid" or (remote.status == "ready" and bool(remote.vbank_num))
+
+
+def _needs_refund_account(remote: IamportPayment) -> bool:
+    """A funded virtual account is refunded to the buyer's bank account, which only a person
+    can supply (Iamport's refund_holder / refund_bank / refund_account)."""
+    return remote.pay_method == "vbank" and remote.status == "paid" and remote.remaining_amount > 0
+
+
+def _note_manual_refund(payment: Payment) -> None:
+    if MANUAL_REFUND_NOTE not in payment.verdict_reason:
+        logger.error(
+            "payment %s needs a manual refund: %s", payment.imp_uid, payment.verdict_reason
+        )
+        room = 255 - len(MANUAL_REFUND_NOTE)
+        payment.verdict_reason = payment.verdict_reason[:room] + MANUAL_REFUND_NOTE
+        payment.save(update_fields=["verdict_reason", "updated_at"])
+
+
+def _cancellation_key(entry: CancelHistory) -> str:
+    """What identifies one cancel in Iamport's history (older payments lack cancellation_id)."""
+    if entry.cancellation_id:
+        return entry.cancellation_id[:100]
+    stamp = int(entry.cancelled_at.timestamp()) if entry.cancelled_at else 0
+    return f"{entry.pg_tid}:{entry.amount}:{stamp}"[:100]
+
+
+def _record_cancellations(payment: Payment, remote: IamportPayment) -> None:
+    """One Refund per cancel in Iamport's history, also for those made outside the shop (its
+    console) or whose answer never reached us (a refund request that timed out)."""
+    known = set(
+        payment.refunds.exclude(cancellation_id="").values_list("cancellation_id", flat=True)
+    )
+    cancelled_before = 0
+    for entry in remote.cancel_history:
+        key, balance = _cancellation_key(entry), remote.amount - cancelled_before
+        cancelled_before += entry.amount
+        if key in known:
+            continue
+        waiting = (
+            payment.refunds.filter(
+                status__in=[Refund.Status.REQUESTED, Refund.Status.UNKNOWN],
+                amount=entry.amount,
+                cancellation_id="",
+            )
+            .order_by("created_at")
+            .first()
+        )
+        refund = waiting or Refund(
+            payment=payment,
+            amount=entry.amount,
+            checksum=balance,
+            reason=(entry.reason or "아임포트에서 취소")[:255],
+        )
+        refund.status = Refund.Status.SUCCEEDED
+        refund.message = "" if waiting else "상점 밖(아임포트 콘솔 등)에서 취소됨"
+        refund.cancellation_id, refund.receipt_url = key, entry.receipt_url[:500]
+        refund.raw = remote.raw
+        refund.save()
+
+
+def _cancel_superseded(payment: Payment) -> None:
+    """Cancel an unfunded virtual account that another payment made unnecessary."""
+    try:
+        remote = get_client().find_by_imp_uid(payment.imp_uid)
+        if _cancellable(remote):
+            _cancel_rejected_payment(payment, remote, CANCEL_REASONS[Verdict.DUPLICATE])
+    except IamportError as exc:
+        # The order is settled either way; the reconciliation command retries this cancel.
+        _release_cancel_claim(payment)
+        logger.error("payment %s: could not cancel it: %s", payment.imp_uid, exc.message)
 
 
 def _is_behind(remote: IamportPayment, payment: Payment) -> bool:
@@ -412,7 +529,7 @@ def _release_cancel_claim(payment: Payment) -> None:
 def _cancellation_fields(updated: IamportPayment) -> dict:
     last = updated.cancel_history[-1] if updated.cancel_history else None
     return {
-        "cancellation_id": last.cancellation_id[:100] if last else "",
+        "cancellation_id": _cancellation_key(last) if last else "",
         "receipt_url": last.receipt_url[:500] if last else "",
         "raw": updated.raw,
     }
@@ -474,8 +591,7 @@ def payment_refund(
                 amount=amount,
                 checksum=checksum,
                 reason=reason[:255],
-                status=Refund.Status.FAILED,  # until Iamport says otherwise
-                message="요청 중",
+                status=Refund.Status.REQUESTED,
                 request_key=request_key,
                 requested_by=user if user is not None and user.is_authenticated else None,
             )
@@ -491,13 +607,29 @@ def payment_refund(
             reason=reason,
             extra=refund_account,
         )
-    except IamportError as exc:
-        refund.message = exc.message[:255]
-        refund.save(update_fields=["message"])
+    except IamportRejected as exc:
+        refund.status, refund.message = Refund.Status.FAILED, exc.message[:255]
+        refund.save(update_fields=["status", "message"])
         logger.warning("refund of %s won on %s refused: %s", amount, payment.imp_uid, exc.message)
-        if isinstance(exc, IamportRejected) and not isinstance(exc, IamportNotFound):
-            _resync_quietly(payment)
+        if not isinstance(exc, IamportNotFound):
+            _resync_quietly(payment)  # our figures may be stale: the next attempt uses Iamport's
         raise RefundError(f"아임포트가 환불을 거절했습니다: {exc.message}") from exc
+    except IamportError as exc:
+        # No answer: Iamport may or may not have refunded. Re-reading the payment settles it when
+        # it can (the sync matches this row to the cancel in Iamport's history).
+        refund.status, refund.message = Refund.Status.UNKNOWN, exc.message[:255]
+        refund.save(update_fields=["status", "message"])
+        logger.warning(
+            "refund of %s won on %s unanswered: %s", amount, payment.imp_uid, exc.message
+        )
+        _resync_quietly(payment)
+        refund.refresh_from_db()
+        if refund.status == Refund.Status.SUCCEEDED:
+            return refund
+        raise RefundError(
+            "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
+            "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
+        ) from exc
 
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)

@@ -55,6 +55,22 @@ class FakeIamport:
         )
         return new
 
+    def find(self, merchant_uid: str, *, newest=None, paid=None) -> None:
+        """Register GET payments/find/{merchant_uid} (newest attempt) and .../paid.
+
+        Each is a payment object (answered), an exception (raised), or None (HTTP 404).
+        """
+        for path, answer in (
+            (f"payments/find/{merchant_uid}", newest),
+            (f"payments/find/{merchant_uid}/paid", paid),
+        ):
+            if answer is None:
+                self.rsps.get(API + path, status=404, json=load_fixture("not_found"))
+            elif isinstance(answer, Exception):
+                self.rsps.get(API + path, body=answer)
+            else:
+                self.rsps.get(API + path, json={"code": 0, "message": None, "response": answer})
+
     def not_found(self, imp_uid: str) -> None:
         self.rsps.get(API + f"payments/{imp_uid}", status=404, json=load_fixture("not_found"))
 

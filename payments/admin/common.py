@@ -44,7 +44,12 @@ VERDICT_COLOURS = {
     Payment.Verdict.UNFULFILLABLE: RED,
     Payment.Verdict.FAILED: RED,
 }
-REFUND_STATUS_COLOURS = {Refund.Status.SUCCEEDED: GREEN, Refund.Status.FAILED: RED}
+REFUND_STATUS_COLOURS = {
+    Refund.Status.REQUESTED: AMBER,
+    Refund.Status.SUCCEEDED: GREEN,
+    Refund.Status.FAILED: RED,
+    Refund.Status.UNKNOWN: AMBER,
+}
 OUTCOME_COLOURS = {
     WebhookDelivery.Outcome.RECEIVED: AMBER,
     WebhookDelivery.Outcome.PROCESSED: GREEN,

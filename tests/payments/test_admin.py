@@ -708,9 +708,7 @@ def test_resync_reports_iamport_errors(admin_client, paid, iamport, reply, shown
 def test_resync_action_on_orders(admin_client, paid, order_factory, iamport):
     order, _ = paid
     unpaid = order_factory()
-    iamport.rsps.get(
-        API + f"payments/find/{unpaid.merchant_uid}", status=404, json=load_fixture("not_found")
-    )
+    iamport.find(unpaid.merchant_uid)
     response = admin_client.post(
         reverse("admin:shop_order_changelist"),
         {"action": "resync_selected", "_selected_action": [order.pk, unpaid.pk]},
@@ -813,7 +811,7 @@ def test_resync_of_an_order_we_never_heard_about_finds_its_payment(
     order = order_factory(price=12000)
     found = load_fixture("payment_paid")
     found["response"].update(imp_uid="imp_000000000009", merchant_uid=order.merchant_uid)
-    iamport.rsps.get(API + f"payments/find/{order.merchant_uid}", json=found)
+    iamport.find(order.merchant_uid, paid=found["response"])
     iamport.payment(order.merchant_uid, imp_uid="imp_000000000009")
 
     response = admin_client.post(reverse("admin:shop_order_resync", args=[order.pk]))
@@ -827,9 +825,7 @@ def test_resync_of_an_order_we_never_heard_about_finds_its_payment(
 
 def test_resync_of_an_order_reports_iamport_failures(admin_client, order_factory, iamport):
     order = order_factory()
-    iamport.rsps.get(
-        API + f"payments/find/{order.merchant_uid}", body=requests.ConnectionError("down")
-    )
+    iamport.find(order.merchant_uid, paid=requests.ConnectionError("down"))
 
     response = admin_client.post(reverse("admin:shop_order_resync", args=[order.pk]))
 

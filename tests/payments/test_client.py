@@ -1135,7 +1135,7 @@ def test_the_module_keeps_one_client_per_configuration():
     assert len(iamport_client._clients) == 2
 
 
-@pytest.mark.parametrize("amount", [None, "", "1_000", "١٢٠٠٠", " 12000"])
+@pytest.mark.parametrize("amount", [None, "", "1_000", "١٢٠٠٠", " 12000", -1, "-500", 10**15])
 def test_missing_or_oddly_written_amount_is_a_bad_response(iamport, amount):
     payment = paid_payment(amount=amount)
     if amount is None:

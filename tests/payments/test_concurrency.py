@@ -15,7 +15,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from payments.models import Payment, WebhookDelivery
+from payments.models import Payment, Refund, WebhookDelivery
 from shop.models import Order
 
 IMP = "imp_123456789012"
@@ -80,3 +80,5 @@ def test_concurrent_forged_deliveries_cancel_the_payment_once(iamport, order_fac
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING
     assert Payment.objects.get().verdict == Payment.Verdict.FORGED
+    assert len(iamport.calls("POST", "payments/cancel")) == 1
+    assert Refund.objects.count() == 1

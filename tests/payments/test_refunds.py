@@ -20,7 +20,7 @@ from payments.services import (
     payment_sync,
 )
 from shop.models import Order
-from tests.conftest import API
+from tests.conftest import API, load_fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -267,3 +267,32 @@ def test_an_older_reply_never_overwrites_a_newer_record(iamport, paid):
         stored = services._store_reply(record, older)
 
     assert (stored.status, stored.cancel_amount) == ("cancelled", 12000)
+
+
+def test_a_refund_that_timed_out_but_happened_is_confirmed_by_rereading(iamport, paid):
+    order, payment = paid
+    iamport.rsps.post(API + "payments/cancel", body=requests.ReadTimeout("slow"))
+    done = iamport.cancel_ok(payment, 5000)  # what Iamport did after all
+    iamport.rsps.reset()
+    iamport.rsps.post(API + "users/getToken", json=load_fixture("token"))
+    iamport.rsps.post(API + "payments/cancel", body=requests.ReadTimeout("slow"))
+    iamport.rsps.get(API + f"payments/{IMP}", json={"code": 0, "message": None, "response": done})
+
+    refund = payment_refund(order=order, amount=5000, reason="반품", request_key="k")
+
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert Refund.objects.count() == 1  # the re-read matched the request, not a second record
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 5000)
+
+
+def test_a_refund_that_timed_out_and_shows_nothing_yet_is_left_to_check(iamport, paid):
+    order, _ = paid
+    iamport.rsps.post(API + "payments/cancel", body=requests.ReadTimeout("slow"))
+
+    with pytest.raises(RefundError, match="확인하지 못했습니다"):
+        payment_refund(order=order, amount=5000, reason="반품", request_key="k")
+
+    assert Refund.objects.get().status == Refund.Status.UNKNOWN
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.PAID, 0)

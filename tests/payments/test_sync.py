@@ -437,3 +437,82 @@ def test_a_recent_claim_leaves_the_cancel_to_its_owner(iamport, order):
     assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.FORGED
     assert not iamport.calls("POST", "payments/cancel")
     assert payment_sync_claimed.refundable_amount == 100
+
+
+def test_the_right_number_in_another_currency_is_cancelled_as_forged(iamport, order):
+    payment = iamport.payment(order.merchant_uid, currency="VND")
+    iamport.cancel_ok(payment, 12000)
+
+    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+
+    assert result.outcome == SyncOutcome.FORGED
+    assert "VND" in Payment.objects.get().verdict_reason
+    assert len(iamport.calls("POST", "payments/cancel")) == 1
+    order = reload(order)
+    assert order.status == Order.Status.PENDING and order.lines.get().product.stock == 5
+
+
+def test_paying_by_card_while_a_virtual_account_is_open_cancels_the_account(iamport, order):
+    vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+    iamport.cancel_ok(vbank, 12000)
+
+    result = payment_sync(imp_uid="imp_000000000002")
+
+    assert result.outcome == SyncOutcome.PAID
+    [cancel] = iamport.calls("POST", "payments/cancel")
+    assert iamport.body(cancel)["imp_uid"] == IMP  # the unfunded virtual account
+    accepted = Payment.objects.filter(verdict=Payment.Verdict.ACCEPTED)
+    assert [p.imp_uid for p in accepted] == ["imp_000000000002"]
+    assert Payment.objects.get(imp_uid=IMP).verdict == Payment.Verdict.DUPLICATE
+    assert reload(order).lines.get().product.stock == 4
+
+
+def test_a_deposit_into_a_superseded_account_is_flagged_for_a_manual_refund(iamport, order):
+    vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+    iamport.cancel_refused("가상계좌 취소 실패")  # the account could not be closed in time
+    payment_sync(imp_uid="imp_000000000002")
+    iamport.replace_payment(vbank, status="paid", paid_at=1764300000)
+    Payment.objects.filter(imp_uid=IMP).update(cancel_requested_at=None)
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.DUPLICATE
+    assert len(iamport.calls("POST", "payments/cancel")) == 1  # no refund without an account
+    assert "관리자 환불이 필요합니다" in Payment.objects.get(imp_uid=IMP).verdict_reason
+    order = reload(order)
+    assert order.status == Order.Status.PAID and order.lines.get().product.stock == 4
+
+
+def test_an_overlong_virtual_account_field_is_cut_to_fit(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready", vbank_name="은행" * 40)
+
+    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.AWAITING_DEPOSIT
+    assert reload(order).deposit_bank == ("은행" * 40)[:50]
+
+
+def test_a_cancel_made_in_iamports_console_gets_a_refund_record(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    history = [
+        {
+            "pg_tid": payment["pg_tid"],
+            "amount": 3000,
+            "cancelled_at": 1764234000,
+            "reason": "콘솔에서 부분 취소",
+            "cancellation_id": "",
+            "receipt_url": "https://iniweb.inicis.com/receipt/cancel/1",
+        }
+    ]
+    iamport.replace_payment(payment, cancel_amount=3000, cancel_history=history)
+
+    payment_sync(imp_uid=IMP)
+    payment_sync(imp_uid=IMP)  # seen twice, recorded once
+
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.checksum, refund.status) == (3000, 12000, "succeeded")
+    assert refund.reason == "콘솔에서 부분 취소" and refund.request_key is None
+    assert reload(order).refunded_amount == 3000

@@ -8,8 +8,9 @@ import pytest
 import requests
 from django.core.management import call_command
 
+from payments.models import Payment
 from shop.models import Order
-from tests.conftest import API, load_fixture
+from tests.conftest import load_fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +26,9 @@ def test_a_deposit_whose_webhook_was_lost_is_found(iamport, order_factory):
     never_paid = order_factory(price=3000)
     body = load_fixture("payment_paid")
     body["response"].update(imp_uid="imp_000000000001", merchant_uid=paid_order.merchant_uid)
-    iamport.rsps.get(API + f"payments/find/{paid_order.merchant_uid}", json=body)
+    iamport.find(paid_order.merchant_uid, paid=body["response"])
     iamport.payment(paid_order.merchant_uid, imp_uid="imp_000000000001")
-    iamport.rsps.get(
-        API + f"payments/find/{never_paid.merchant_uid}", status=404, json=load_fixture("not_found")
-    )
+    iamport.find(never_paid.merchant_uid)
 
     out, err = run()
     assert err == ""
@@ -43,9 +42,7 @@ def test_a_deposit_whose_webhook_was_lost_is_found(iamport, order_factory):
 
 def test_iamport_failures_are_reported_and_the_rest_goes_on(iamport, order_factory):
     order = order_factory()
-    iamport.rsps.get(
-        API + f"payments/find/{order.merchant_uid}", body=requests.ConnectionError("down")
-    )
+    iamport.find(order.merchant_uid, paid=requests.ConnectionError("down"))
 
     out, err = run("--merchant-uid", order.merchant_uid)
 
@@ -57,7 +54,7 @@ def test_an_open_order_that_is_still_open_is_not_reported_as_changed(iamport, or
     order = order_factory()
     body = load_fixture("payment_failed")
     body["response"].update(merchant_uid=order.merchant_uid)
-    iamport.rsps.get(API + f"payments/find/{order.merchant_uid}", json=body)
+    iamport.find(order.merchant_uid, newest=body["response"])
     iamport.payment(order.merchant_uid, fixture="payment_failed")
 
     out, _ = run()
@@ -65,3 +62,44 @@ def test_an_open_order_that_is_still_open_is_not_reported_as_changed(iamport, or
     assert "checked 1 open orders: 0 changed, 0 failed" in out
     order.refresh_from_db()
     assert order.status_message == "[F1002] 카드 한도 초과"
+
+
+def test_a_paid_attempt_behind_a_newer_failed_one_is_found(iamport, order_factory):
+    order = order_factory(price=12000)
+    paid = load_fixture("payment_paid")["response"]
+    paid.update(imp_uid="imp_000000000001", merchant_uid=order.merchant_uid)
+    failed = load_fixture("payment_failed")["response"]
+    failed.update(imp_uid="imp_000000000002", merchant_uid=order.merchant_uid)
+    iamport.find(order.merchant_uid, newest=failed, paid=paid)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000001")
+
+    out, _ = run()
+
+    assert f"{order.merchant_uid}: pending -> paid" in out
+    assert not iamport.calls("GET", "payments/imp_000000000002")
+
+
+def test_a_refused_payment_whose_cancel_failed_is_cancelled_on_the_next_run(iamport, order_factory):
+    # The order is settled (so the open-order sweep skips it), but a duplicate payment for it
+    # could not be cancelled when it arrived.
+    order = order_factory(price=12000)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+    duplicate = iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+    iamport.cancel_ok(duplicate, 12000)
+    Payment.objects.create(
+        imp_uid="imp_000000000002",
+        order=order,
+        merchant_uid=order.merchant_uid,
+        amount=12000,
+        status="paid",
+        verdict=Payment.Verdict.DUPLICATE,
+    )
+
+    out, err = run()
+
+    assert err == ""
+    assert "checked 0 open orders" in out
+    assert "retried 1 refused payments still holding money" in out
+    body = iamport.body(iamport.calls("POST", "payments/cancel")[0])
+    assert (body["imp_uid"], body["amount"], body["checksum"]) == ("imp_000000000002", 12000, 12000)
+    assert Payment.objects.get().status == "cancelled"

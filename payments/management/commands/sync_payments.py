@@ -4,9 +4,10 @@
     python manage.py sync_payments --days 30
     python manage.py sync_payments --merchant-uid o20261127...
 
-For every order still pending or awaiting a deposit, the newest Iamport payment for its
-merchant_uid is fetched and handed to the same `payment_sync` the webhook uses. Run it from
-cron every few minutes in production.
+For every order still pending or awaiting a deposit, Iamport's payment for its merchant_uid
+(a paid attempt first, else the newest) is handed to the same `payment_sync` the webhook uses;
+payments the shop refused but could not cancel yet are synced again, which retries the cancel.
+Run it from cron every few minutes in production (with DJANGO_DEBUG=0).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from payments.client import IamportError
-from payments.services import payment_sync_order
+from payments.models import Payment
+from payments.services import payment_sync, payment_sync_order
 from shop.models import Order
 
 
@@ -29,9 +31,10 @@ class Command(BaseCommand):
         parser.add_argument("--merchant-uid", help="only this order")
 
     def handle(self, *args, days: int, merchant_uid: str | None, **options) -> None:
+        since = timezone.now() - timedelta(days=days)
         orders = Order.objects.filter(
             status__in=[Order.Status.PENDING, Order.Status.AWAITING_DEPOSIT],
-            created_at__gte=timezone.now() - timedelta(days=days),
+            created_at__gte=since,
         )
         if merchant_uid:
             orders = Order.objects.filter(merchant_uid=merchant_uid)
@@ -50,3 +53,25 @@ class Command(BaseCommand):
                 changed += 1
                 self.stdout.write(f"{order.merchant_uid}: {order.status} -> {result.order.status}")
         self.stdout.write(f"checked {checked} open orders: {changed} changed, {failed} failed")
+        self._retry_rejected_cancels(since)
+
+    def _retry_rejected_cancels(self, since) -> None:
+        """Payments the shop refused (forged, duplicate, sold out) whose cancel did not go
+        through: syncing them again retries the cancel while Iamport still holds the money."""
+        pending = Payment.objects.filter(
+            verdict__in=[
+                Payment.Verdict.FORGED,
+                Payment.Verdict.DUPLICATE,
+                Payment.Verdict.UNFULFILLABLE,
+            ],
+            status__in=[Payment.Status.PAID, Payment.Status.READY],
+            created_at__gte=since,
+        )
+        retried = 0
+        for payment in pending.iterator():
+            retried += 1
+            try:
+                payment_sync(imp_uid=payment.imp_uid)
+            except IamportError as exc:
+                self.stderr.write(f"{payment.imp_uid}: Iamport failed: {exc.message}")
+        self.stdout.write(f"retried {retried} refused payments still holding money")
