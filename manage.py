@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Django's command-line utility for the shop.
 
-The command line is a development tool: when neither the environment nor `.env` sets
-DJANGO_DEBUG, it runs in debug mode (and so, without Iamport credentials, with the sandbox).
-Production serves through `config/wsgi.py`, where debug stays off unless DJANGO_DEBUG=1 and
-missing secrets stop start-up; set DJANGO_DEBUG=0 for management commands in production.
+On a development checkout (neither the environment nor `.env` sets DJANGO_DEBUG or
+DJANGO_SECRET_KEY) it runs in debug mode, and so, without Iamport credentials, with the
+sandbox. Anywhere a secret key is configured, as every production machine has, nothing is
+assumed: debug stays off unless DJANGO_DEBUG=1, as for the WSGI server (`config/wsgi.py`).
 """
 
 import os
@@ -17,7 +17,8 @@ def main() -> None:
 
     env_file = os.environ.get("DJANGO_ENV_FILE") or Path(__file__).resolve().parent / ".env"
     load_dotenv(env_file, override=False)
-    os.environ.setdefault("DJANGO_DEBUG", "1")
+    if "DJANGO_SECRET_KEY" not in os.environ:
+        os.environ.setdefault("DJANGO_DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 

@@ -207,6 +207,12 @@ LOGGING = {
 }
 
 SHOP_NAME = env_str("SHOP_NAME", "아임포트 상점")
+# The shop's public address, e.g. https://shop.example.com. Iamport's redirect and webhook URLs
+# (m_redirect_url, notice_url) are built from it; unset, from the request's own host.
+SHOP_BASE_URL = env_str("SHOP_BASE_URL").rstrip("/")
+# Behind a proxy that terminates TLS and sets X-Forwarded-Proto, let Django see https.
+if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_TIMEOUT = env_float("DJANGO_EMAIL_TIMEOUT", 10.0)  # seconds; SMTP has none by default
 EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")

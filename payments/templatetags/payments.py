@@ -45,10 +45,14 @@ def request_pay_params(order: Order, *, absolute) -> dict:
 @register.inclusion_tag("payments/_pay_button.html", takes_context=True)
 def pay_button(context, order: Order) -> dict:
     request = context["request"]
+    if settings.SHOP_BASE_URL:
+        absolute = lambda path: settings.SHOP_BASE_URL + path  # noqa: E731
+    else:
+        absolute = request.build_absolute_uri
     return {
         "order": order,
         "request": request,
-        "pay_params": request_pay_params(order, absolute=request.build_absolute_uri),
+        "pay_params": request_pay_params(order, absolute=absolute),
         "merchant_code": settings.IAMPORT_MERCHANT_CODE,
         "script_url": settings.IAMPORT_SCRIPT_URL,
         "complete_url": reverse("payments:complete"),

@@ -139,3 +139,12 @@ def test_manage_py_with_debug_off_still_refuses_to_run_without_secrets():
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_manage_py_assumes_nothing_where_a_secret_key_is_configured():
+    production = {k: v for k, v in FULL.items() if k != "DJANGO_DEBUG"}
+
+    result = run_manage("shell", "--verbosity", "0", "-c", PRINT, **production)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["False", "False"]

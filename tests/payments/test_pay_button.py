@@ -54,3 +54,22 @@ def test_the_tag_offers_prepare_only_when_enabled(order_factory, settings):
     assert context["prepare_url"] is None
     assert context["merchant_code"] == settings.IAMPORT_MERCHANT_CODE
     assert context["script_url"] == settings.IAMPORT_SCRIPT_URL
+
+
+def test_a_configured_public_address_is_used_for_iamports_urls(order_factory, settings):
+    settings.SHOP_BASE_URL = "https://shop.example.com"
+    request = RequestFactory().get("/", HTTP_HOST="10.0.0.5:8000")
+
+    params = pay_button({"request": request}, order_factory())["pay_params"]
+
+    assert params["notice_url"] == "https://shop.example.com/payments/webhook/"
+    assert params["m_redirect_url"] == "https://shop.example.com/payments/complete/"
+
+
+def test_without_a_public_address_the_requests_host_is_used(order_factory, settings):
+    settings.SHOP_BASE_URL = ""
+    request = RequestFactory().get("/", HTTP_HOST="localhost")
+
+    params = pay_button({"request": request}, order_factory())["pay_params"]
+
+    assert params["notice_url"] == "http://localhost/payments/webhook/"
