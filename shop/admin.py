@@ -10,7 +10,8 @@ this module never needs to know Iamport exists.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -19,6 +20,7 @@ from django.utils.html import format_html
 
 from shop.models import Order, OrderLine, Product
 from shop.selectors import pay_method_label
+from shop.templatetags.shop_tags import won as won_text
 
 admin.site.site_header = "아임포트 상점 관리"
 admin.site.site_title = "아임포트 상점 관리"
@@ -46,8 +48,8 @@ ORDER_STATUS_COLOURS = {
 
 
 def won(amount: int) -> str:
-    """12000 -> "12,000원", kept on one line in narrow columns."""
-    return format_html('<span style="white-space:nowrap">{}원</span>', f"{amount:,}")
+    """12000 -> "12,000원" (the storefront's formatting), kept on one line in narrow columns."""
+    return format_html('<span style="white-space:nowrap">{}</span>', won_text(amount))
 
 
 def local_datetime(value) -> str:
@@ -105,6 +107,45 @@ class ProductAdmin(admin.ModelAdmin):
         ("기록", {"fields": ["created_display", "updated_display"]}),
     ]
 
+    # Stock moves while a product page is open: every paid order takes some
+    # (`shop.services._take_stock`). A full save() would write back the number the page showed
+    # and sell stock that is gone. So a change writes only the fields the admin changed, and
+    # stock only if it still holds the number the admin changed it from.
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "stock":
+            # The page (change form and changelist alike) carries the stock it showed, in a
+            # hidden "initial-…" input: on POST the form's own initial is re-read from the
+            # database, so only the page can tell what the admin saw. `changed_data` then
+            # holds "stock" only when the admin typed another number than the one shown.
+            formfield.show_hidden_initial = True
+        return formfield
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # "image" is among these when a file was uploaded or cleared: update_fields lets its
+        # pre_save run, which stores the file.
+        fields = [name for name in form.changed_data if name != "stock"]
+        stock_written = "stock" in form.changed_data and self._save_stock(request, obj, form)
+        if fields or stock_written:
+            obj.save(update_fields=[*fields, "updated_at"])
+
+    def _save_stock(self, request: HttpRequest, obj: Product, form) -> bool:
+        """Write the stock typed in if the row still holds the number shown; else say so."""
+        shown = _stock_shown(form)
+        if Product.objects.filter(pk=obj.pk, stock=shown).update(stock=obj.stock):
+            return True
+        obj.refresh_from_db(fields=["stock"])
+        self.message_user(
+            request,
+            f"{obj}: 재고가 그 사이 {obj.stock}개로 바뀌어 재고는 바꾸지 않았습니다. "
+            "다시 확인해 주세요.",
+            messages.WARNING,
+        )
+        return False
+
     @admin.display(description="등록일시", ordering="created_at")
     def created_display(self, product: Product) -> str:
         return local_datetime(product.created_at)
@@ -124,6 +165,19 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="미리보기")
     def thumbnail_large(self, product: Product) -> str:
         return _image(product, height=160)
+
+
+def _stock_shown(form) -> int | None:
+    """The stock the page showed (its hidden initial input); None when it is missing or not a
+    number, which matches no row, so that an unknown starting point never overwrites stock."""
+    field = form.fields["stock"]
+    name = form.add_initial_prefix("stock")
+    try:
+        return field.to_python(
+            field.hidden_widget().value_from_datadict(form.data, form.files, name)
+        )
+    except ValidationError:
+        return None
 
 
 def _image(product: Product, *, height: int) -> str:
@@ -180,6 +234,10 @@ class OrderLineInline(ReadOnlyTabularInline):
     @admin.display(description="합계")
     def line_total_display(self, line: OrderLine) -> str:
         return won(line.line_total)
+
+
+# What the order page may change: the buyer's contact details, nothing else.
+BUYER_FIELDS = frozenset({"buyer_name", "buyer_email", "buyer_tel", "buyer_addr", "buyer_postcode"})
 
 
 @admin.register(Order)
@@ -258,6 +316,18 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return super().get_queryset(request).prefetch_related("lines")
+
+    def save_model(self, request: HttpRequest, obj: Order, form, change: bool) -> None:
+        # Iamport's webhook may mark the order paid (status, paid_at, stock_taken) after this
+        # request read it and before it saves. A full save() would write back the stale
+        # "pending, no stock taken", and a later sync would take stock a second time. So only
+        # the buyer details the admin changed are written; nothing at all if none changed.
+        if not change:  # orders are not added here; kept whole should a subclass allow it
+            super().save_model(request, obj, form, change)
+            return
+        fields = [name for name in form.changed_data if name in BUYER_FIELDS]
+        if fields:
+            obj.save(update_fields=[*fields, "updated_at"])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders are created by checkout, priced from the database
