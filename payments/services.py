@@ -573,7 +573,7 @@ def payment_refund(
     reason = reason.strip()
     if not reason:
         raise RefundError("환불 사유를 입력해 주세요.")
-    if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+    if not order.is_refundable:
         raise RefundError(f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.")
     payment = refundable_payment(order)
     if payment is None:

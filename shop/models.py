@@ -117,6 +117,11 @@ class Order(models.Model):
         return self.status == self.Status.PENDING
 
     @property
+    def is_refundable(self) -> bool:
+        """Paid, and not everything given back yet."""
+        return self.status in (self.Status.PAID, self.Status.PARTIALLY_REFUNDED)
+
+    @property
     def refundable_amount(self) -> int:
         return self.amount - self.refunded_amount
 

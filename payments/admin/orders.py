@@ -15,7 +15,6 @@ from django.utils.html import format_html, format_html_join
 
 from payments.admin.common import (
     DUPLICATE_REFUND_MESSAGE,
-    REFUNDABLE_STATUSES,
     can_refund,
     can_resync,
     payment_link,
@@ -65,7 +64,7 @@ class PaymentOrderAdmin(OrderAdmin):
         # Always an existing order: orders are never added here.
         context["refund_url"] = (
             reverse("admin:shop_order_refund", args=[obj.pk])
-            if can_refund(request) and obj.status in REFUNDABLE_STATUSES
+            if can_refund(request) and obj.is_refundable
             else None
         )
         context["resync_url"] = (
@@ -214,7 +213,7 @@ class PaymentOrderAdmin(OrderAdmin):
         return redirect("admin:shop_order_change", order.pk)
 
     def _refundable_payment_or_message(self, request: HttpRequest, order: Order) -> Payment | None:
-        if order.status not in REFUNDABLE_STATUSES:
+        if not order.is_refundable:
             self.message_user(
                 request,
                 f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.",

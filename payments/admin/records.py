@@ -15,7 +15,6 @@ from django.utils.html import format_html
 
 from payments.admin.common import (
     OUTCOME_COLOURS,
-    REFUNDABLE_STATUSES,
     ReadOnlyAdmin,
     can_refund,
     can_resync,
@@ -185,7 +184,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         )
         context["refund_url"] = (
             reverse("admin:shop_order_refund", args=[obj.order_id])
-            if can_refund(request) and obj.order.status in REFUNDABLE_STATUSES
+            if can_refund(request) and obj.order.is_refundable
             else None
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
