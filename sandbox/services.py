@@ -387,9 +387,20 @@ def payment_cancel(
             )
         if payment.is_awaiting_deposit and amount != remaining:
             raise CancelRefused("입금 전 가상계좌는 부분취소할 수 없습니다.")
+        refund = refund_account or RefundAccount()
+        if (
+            source == SandboxCancellation.Source.API
+            and payment.pay_method == "vbank"
+            and payment.status == Status.PAID
+            and not (refund.holder and refund.bank and refund.account)
+        ):
+            # Money deposited into a virtual account goes back to the buyer's own account.
+            raise CancelRefused(
+                "가상계좌 환불에는 환불 계좌 정보(refund_holder, refund_bank, refund_account)가 "
+                "필요합니다."
+            )
 
         now = timezone.now()
-        refund = refund_account or RefundAccount()
         cancellation = SandboxCancellation.objects.create(
             payment=payment,
             cancellation_id=f"sbcancel_{secrets.token_hex(8)}",

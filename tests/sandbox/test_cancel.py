@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox import services
 from tests.sandbox.conftest import API, window_action
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +189,27 @@ def test_non_numeric_cancel_amount_answers_400(api, paid_payment):
 
     assert reply.status_code == 400
     assert reply.json()["code"] != 0
+
+
+def test_a_funded_virtual_account_is_refunded_only_to_a_given_account(
+    api, client, start_payment, webhook_sink, django_capture_on_commit_callbacks
+):
+    imp_uid = start_payment(pay_method="vbank")
+    window_action(client, imp_uid, "approve")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.vbank_deposit(imp_uid=imp_uid)
+
+    without = cancel(api, imp_uid=imp_uid, amount=12000, checksum=12000)
+    with_account = cancel(
+        api,
+        imp_uid=imp_uid,
+        amount=12000,
+        checksum=12000,
+        refund_holder="홍길동",
+        refund_bank="004",
+        refund_account="12345678901234",
+    )
+
+    assert without["code"] != 0 and "환불 계좌" in without["message"]
+    assert with_account["code"] == 0
+    assert with_account["response"]["status"] == "cancelled"
