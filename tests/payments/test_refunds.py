@@ -9,7 +9,6 @@ import requests
 import responses
 from django.db import transaction
 
-from payments import services
 from payments.client import IamportNotFound, IamportPayment, IamportRejected
 from payments.models import Payment, Refund
 from payments.services import (
@@ -19,6 +18,7 @@ from payments.services import (
     payment_refund,
     payment_sync,
 )
+from payments.services.records import store_reply
 from shop.models import Order
 from tests.conftest import API, load_fixture
 
@@ -264,7 +264,7 @@ def test_an_older_reply_never_overwrites_a_newer_record(iamport, paid):
     older = IamportPayment.from_api(payment)
 
     with transaction.atomic():
-        stored = services._store_reply(record, older)
+        stored = store_reply(record, older)
 
     assert (stored.status, stored.cancel_amount) == ("cancelled", 12000)
 

@@ -1,0 +1,36 @@
+"""Everything that moves money or an order because of Iamport.
+
+- `sync`: `payment_sync`, the one function that decides a payment's fate;
+- `cancels`: giving money back for payments the shop refuses;
+- `records`: storing Iamport's replies and cancel history;
+- `refunds`: refunds an admin asks for;
+- `prepare`: pre-registering an order's amount.
+"""
+
+from payments.services.prepare import payment_prepare
+from payments.services.refunds import (
+    RefundAlreadyRequested,
+    RefundError,
+    payment_refund,
+    refundable_payment,
+)
+from payments.services.sync import (
+    MESSAGES,
+    SyncOutcome,
+    SyncResult,
+    payment_sync,
+    payment_sync_order,
+)
+
+__all__ = [
+    "MESSAGES",
+    "RefundAlreadyRequested",
+    "RefundError",
+    "SyncOutcome",
+    "SyncResult",
+    "payment_prepare",
+    "payment_refund",
+    "payment_sync",
+    "payment_sync_order",
+    "refundable_payment",
+]

@@ -1,0 +1,135 @@
+"""Giving money back for payments the shop will not accept (forged, duplicate, sold out).
+
+Only one request cancels a given payment (a short-lived claim on the row); a funded virtual
+account is never cancelled automatically, since Iamport refunds it only to an account a
+person must supply.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments.client import (
+    IamportAuthError,
+    IamportError,
+    IamportPayment,
+    IamportRejected,
+    get_client,
+)
+from payments.models import Payment, Refund
+from payments.services.records import cancellation_fields, store_reply
+
+logger = logging.getLogger(__name__)
+
+Verdict = Payment.Verdict
+
+CANCEL_CLAIM_TTL = timedelta(minutes=5)
+
+MANUAL_REFUND_NOTE = (
+    " — 입금된 가상계좌는 환불 계좌가 있어야 돌려줄 수 있어 관리자 환불이 필요합니다"
+)
+
+CANCEL_REASONS = {
+    Verdict.FORGED: "결제 금액 불일치 (위변조 의심)",
+    Verdict.DUPLICATE: "이미 결제된 주문의 중복 결제",
+    Verdict.UNFULFILLABLE: "재고 부족으로 주문 불가",
+}
+
+
+def claim_cancel(payment: Payment) -> bool:
+    """True for the one request that should cancel this payment at Iamport now.
+
+    Another request that claimed it recently is still at it (or has done it); a claim older than
+    CANCEL_CLAIM_TTL is taken to have died with its request, and the cancel is tried again.
+    """
+    now = timezone.now()
+    if payment.cancel_requested_at and now - payment.cancel_requested_at < CANCEL_CLAIM_TTL:
+        return False
+    payment.cancel_requested_at = now
+    payment.save(update_fields=["cancel_requested_at", "updated_at"])
+    return True
+
+
+def release_cancel_claim(payment: Payment) -> None:
+    Payment.objects.filter(pk=payment.pk).update(cancel_requested_at=None)
+
+
+def cancellable(remote: IamportPayment) -> bool:
+    """Whether the shop can give back what Iamport holds (money or an issued virtual account)."""
+    if remote.remaining_amount <= 0 or needs_refund_account(remote):
+        return False
+    return remote.status == "paid" or (remote.status == "ready" and bool(remote.vbank_num))
+
+
+def needs_refund_account(remote: IamportPayment) -> bool:
+    """A funded virtual account is refunded to the buyer's bank account, which only a person
+    can supply (Iamport's refund_holder / refund_bank / refund_account)."""
+    return remote.pay_method == "vbank" and remote.status == "paid" and remote.remaining_amount > 0
+
+
+def note_manual_refund(payment: Payment) -> None:
+    if MANUAL_REFUND_NOTE not in payment.verdict_reason:
+        logger.error(
+            "payment %s needs a manual refund: %s", payment.imp_uid, payment.verdict_reason
+        )
+        room = 255 - len(MANUAL_REFUND_NOTE)
+        payment.verdict_reason = payment.verdict_reason[:room] + MANUAL_REFUND_NOTE
+        payment.save(update_fields=["verdict_reason", "updated_at"])
+
+
+def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: str) -> None:
+    """Give the money back for a payment the shop will not accept (forged, duplicate, ...).
+
+    Called outside the decision's transaction. When two requests race here, Iamport accepts the
+    first cancel and refuses the second (its checksum is stale); the loser just re-reads.
+    """
+    remaining = remote.remaining_amount
+    try:
+        updated = get_client().cancel(
+            imp_uid=remote.imp_uid,
+            merchant_uid=remote.merchant_uid,
+            amount=remaining,
+            checksum=remaining,
+            reason=reason,
+        )
+    except IamportRejected as exc:
+        if isinstance(exc, IamportAuthError):
+            release_cancel_claim(payment)
+            raise
+        logger.warning(
+            "payment %s: cancel refused (%s); re-reading it", remote.imp_uid, exc.message
+        )
+        updated = get_client().find_by_imp_uid(remote.imp_uid)
+        with transaction.atomic():
+            store_reply(payment, updated)
+        return
+    except IamportError:
+        release_cancel_claim(payment)  # nothing happened at Iamport: let a retry cancel it
+        raise
+    with transaction.atomic():
+        payment = store_reply(payment, updated)
+        Refund.objects.create(
+            payment=payment,
+            amount=remaining,
+            checksum=remaining,
+            reason=reason,
+            status=Refund.Status.SUCCEEDED,
+            **cancellation_fields(updated),
+        )
+    logger.info("payment %s: cancelled %s won at Iamport (%s)", remote.imp_uid, remaining, reason)
+
+
+def cancel_superseded(payment: Payment) -> None:
+    """Cancel an unfunded virtual account that another payment made unnecessary."""
+    try:
+        remote = get_client().find_by_imp_uid(payment.imp_uid)
+        if cancellable(remote):
+            cancel_rejected_payment(payment, remote, CANCEL_REASONS[Verdict.DUPLICATE])
+    except IamportError as exc:
+        # The order is settled either way; the reconciliation command retries this cancel.
+        release_cancel_claim(payment)
+        logger.error("payment %s: could not cancel it: %s", payment.imp_uid, exc.message)

@@ -1,0 +1,138 @@
+"""Refunds an admin asks for: Iamport's cancel with a checksum, recorded once per request."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from payments.client import (
+    IamportError,
+    IamportNotFound,
+    IamportRejected,
+    get_client,
+)
+from payments.models import Payment, Refund
+from payments.services.records import cancellation_fields, store_reply
+from payments.services.sync import payment_sync
+from shop import services as shop_services
+from shop.models import Order
+
+logger = logging.getLogger(__name__)
+
+Verdict = Payment.Verdict
+
+
+class RefundError(Exception):
+    """A refund that was refused; the message is fit for an admin and nothing changed."""
+
+
+class RefundAlreadyRequested(RefundError):
+    pass
+
+
+def refundable_payment(order: Order) -> Payment | None:
+    """The payment that paid this order and still has money to give back."""
+    return (
+        order.payments.filter(verdict=Verdict.ACCEPTED, status=Payment.Status.PAID)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def payment_refund(
+    *,
+    order: Order,
+    amount: int,
+    reason: str,
+    request_key: str,
+    user=None,
+    refund_account: dict[str, str] | None = None,
+) -> Refund:
+    """Refund `amount` won of a paid order through Iamport (partial or full).
+
+    `checksum` is the refundable balance on our record, so Iamport refuses the cancel if its
+    figure differs (a refund made elsewhere, a stale screen). `request_key` identifies one
+    submitted form: submitting it again raises RefundAlreadyRequested instead of refunding twice.
+    """
+    if Refund.objects.filter(request_key=request_key).exists():
+        raise RefundAlreadyRequested("이미 처리된 환불 요청입니다 (중복 제출).")
+    reason = reason.strip()
+    if not reason:
+        raise RefundError("환불 사유를 입력해 주세요.")
+    if not order.is_refundable:
+        raise RefundError(f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.")
+    payment = refundable_payment(order)
+    if payment is None:
+        raise RefundError("이 주문에는 환불할 결제가 없습니다.")
+    checksum = payment.refundable_amount
+    if amount <= 0:
+        raise RefundError("환불 금액은 1원 이상이어야 합니다.")
+    if amount > checksum:
+        raise RefundError(f"환불 금액 {amount:,}원이 환불 가능 잔액 {checksum:,}원보다 큽니다.")
+
+    try:
+        with transaction.atomic():
+            refund = Refund.objects.create(
+                payment=payment,
+                amount=amount,
+                checksum=checksum,
+                reason=reason[:255],
+                status=Refund.Status.REQUESTED,
+                request_key=request_key,
+                requested_by=user if user is not None and user.is_authenticated else None,
+            )
+    except IntegrityError:
+        raise RefundAlreadyRequested("이미 처리된 환불 요청입니다 (중복 제출).") from None
+
+    try:
+        updated = get_client().cancel(
+            imp_uid=payment.imp_uid,
+            merchant_uid=payment.merchant_uid,
+            amount=amount,
+            checksum=checksum,
+            reason=reason,
+            extra=refund_account,
+        )
+    except IamportRejected as exc:
+        refund.status, refund.message = Refund.Status.FAILED, exc.message[:255]
+        refund.save(update_fields=["status", "message"])
+        logger.warning("refund of %s won on %s refused: %s", amount, payment.imp_uid, exc.message)
+        if not isinstance(exc, IamportNotFound):
+            _resync_quietly(payment)  # our figures may be stale: the next attempt uses Iamport's
+        raise RefundError(f"아임포트가 환불을 거절했습니다: {exc.message}") from exc
+    except IamportError as exc:
+        # No answer: Iamport may or may not have refunded. Re-reading the payment settles it when
+        # it can (the sync matches this row to the cancel in Iamport's history).
+        refund.status, refund.message = Refund.Status.UNKNOWN, exc.message[:255]
+        refund.save(update_fields=["status", "message"])
+        logger.warning(
+            "refund of %s won on %s unanswered: %s", amount, payment.imp_uid, exc.message
+        )
+        _resync_quietly(payment)
+        refund.refresh_from_db()
+        if refund.status == Refund.Status.SUCCEEDED:
+            return refund
+        raise RefundError(
+            "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
+            "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
+        ) from exc
+
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        payment = refund.payment = store_reply(payment, updated)
+        for name, value in cancellation_fields(updated).items():
+            setattr(refund, name, value)
+        refund.status, refund.message = Refund.Status.SUCCEEDED, ""
+        refund.save()
+        shop_services.order_record_refund(order=locked, refunded_total=payment.cancel_amount)
+    logger.info("refunded %s won on %s (order %s)", amount, payment.imp_uid, order.merchant_uid)
+    return refund
+
+
+def _resync_quietly(payment: Payment) -> None:
+    """After a refused refund, refresh our figures so the next attempt uses Iamport's."""
+    try:
+        payment_sync(imp_uid=payment.imp_uid)
+    except IamportError:
+        logger.warning("could not re-read payment %s after a refused refund", payment.imp_uid)
