@@ -3,8 +3,8 @@
 An order's money fields and status change only through `shop.services` (checkout, the
 payment sync, refunds), never by hand: an edited amount or status would no longer match what
 Iamport holds. The payments app extends the order page with its payments, refunds and the
-refund form (`payments/admin/orders.py` re-registers `Order` with a subclass of `OrderAdmin`), so that
-this module never needs to know Iamport exists.
+refund form (`payments/admin/orders.py` re-registers `Order` with a subclass of
+`OrderAdmin`), so that this module never needs to know Iamport exists.
 """
 
 from __future__ import annotations
