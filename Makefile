@@ -32,6 +32,8 @@ run: $(VENV)/.runtime-installed
 
 ## make test: install what the tests need and run the whole suite (SQLite unless DATABASE_URL).
 test: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
 	$(PY) -m pytest
 
