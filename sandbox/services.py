@@ -121,7 +121,7 @@ def _new_imp_uid() -> str:
 
 
 def _new_pg_tid() -> str:
-    return f"sandbox_{timezone.now():%Y%m%d%H%M%S}_{secrets.token_hex(4)}"
+    return f"sandbox_{timezone.localtime():%Y%m%d%H%M%S}_{secrets.token_hex(4)}"
 
 
 def _locked_payment(imp_uid: str) -> SandboxPayment:
