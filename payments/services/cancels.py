@@ -129,6 +129,9 @@ def cancel_superseded(payment: Payment) -> None:
         remote = get_client().find_by_imp_uid(payment.imp_uid)
         if cancellable(remote):
             cancel_rejected_payment(payment, remote, CANCEL_REASONS[Verdict.DUPLICATE])
+        elif needs_refund_account(remote):  # the buyer paid into it meanwhile
+            with transaction.atomic():
+                note_manual_refund(Payment.objects.select_for_update().get(pk=payment.pk))
     except IamportError as exc:
         # The order is settled either way; the reconciliation command retries this cancel.
         release_cancel_claim(payment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+import responses
 from django.core import mail
 from django.utils import timezone
 
@@ -516,3 +517,142 @@ def test_a_cancel_made_in_iamports_console_gets_a_refund_record(iamport, order):
     assert (refund.amount, refund.checksum, refund.status) == (3000, 12000, "succeeded")
     assert refund.reason == "콘솔에서 부분 취소" and refund.request_key is None
     assert reload(order).refunded_amount == 3000
+
+
+# --- edges that each guard one rule ---------------------------------------------------------
+def test_a_reply_with_less_cancelled_than_we_stored_is_stale(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(payment, cancel_amount=5000)
+    payment_sync(imp_uid=IMP)
+
+    iamport.replace_payment(payment, cancel_amount=2000)  # an older reply, delivered late
+    payment_sync(imp_uid=IMP)
+
+    assert Payment.objects.get().cancel_amount == 5000
+    assert reload(order).refunded_amount == 5000
+
+
+def test_an_account_already_closed_at_iamport_is_not_cancelled_again(iamport, order):
+    vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(vbank, status="cancelled", cancel_amount=12000)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+
+    assert payment_sync(imp_uid="imp_000000000002").outcome == SyncOutcome.PAID
+    assert not iamport.calls("POST", "payments/cancel")
+
+
+def test_a_superseded_account_claimed_by_another_request_is_left_to_it(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    Payment.objects.filter(imp_uid=IMP).update(cancel_requested_at=timezone.now())
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+
+    assert payment_sync(imp_uid="imp_000000000002").outcome == SyncOutcome.PAID
+    assert not iamport.calls("POST", "payments/cancel")
+
+
+def test_a_superseded_account_that_cannot_be_read_does_not_undo_the_payment(iamport, order):
+    vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+    iamport.rsps.replace(responses.GET, API + f"payments/{IMP}", body=requests.ConnectionError())
+
+    result = payment_sync(imp_uid="imp_000000000002")
+
+    assert result.outcome == SyncOutcome.PAID
+    assert reload(order).status == Order.Status.PAID
+    assert Payment.objects.get(imp_uid=IMP).cancel_requested_at is None  # retried later
+    assert vbank["status"] == "ready"
+
+
+def test_a_payment_partly_cancelled_before_we_saw_it_is_paid_then_partly_refunded(iamport, order):
+    iamport.payment(order.merchant_uid, cancel_amount=4000)
+
+    result = payment_sync(imp_uid=IMP)
+
+    assert result.outcome == SyncOutcome.REFUNDED
+    order = reload(order)
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 4000)
+
+
+def test_a_forged_payment_partly_cancelled_already_is_cancelled_for_what_is_left(iamport, order):
+    payment = iamport.payment(order.merchant_uid, amount=5000, cancel_amount=1000)
+    iamport.cancel_ok(payment, 4000)
+
+    result = payment_sync(imp_uid=IMP)
+
+    body = iamport.body(iamport.calls("POST", "payments/cancel")[0])
+    assert (body["amount"], body["checksum"]) == (4000, 4000)
+    assert result.payment.status == "cancelled"  # the result shows the record after the cancel
+
+
+def test_each_console_cancel_records_the_balance_it_was_made_from(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    entry = {"pg_tid": payment["pg_tid"], "reason": "콘솔", "receipt_url": ""}
+    history = [
+        {**entry, "amount": 3000, "cancelled_at": 1764234000, "cancellation_id": "c1"},
+        {**entry, "amount": 2000, "cancelled_at": 1764235000, "cancellation_id": "c2"},
+    ]
+    iamport.replace_payment(payment, cancel_amount=5000, cancel_history=history)
+
+    payment_sync(imp_uid=IMP)
+
+    rows = list(Refund.objects.order_by("cancellation_id").values_list("amount", "checksum"))
+    assert rows == [(3000, 12000), (2000, 9000)]
+
+
+def test_a_waiting_refund_is_matched_only_by_its_own_amount(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    waiting = Refund.objects.create(
+        payment=Payment.objects.get(),
+        amount=1000,
+        checksum=12000,
+        reason="응답 없음",
+        status=Refund.Status.UNKNOWN,
+    )
+    history = [
+        {
+            "pg_tid": payment["pg_tid"],
+            "amount": 3000,
+            "cancelled_at": 1764234000,
+            "reason": "콘솔",
+            "cancellation_id": "c1",
+            "receipt_url": "",
+        }
+    ]
+    iamport.replace_payment(payment, cancel_amount=3000, cancel_history=history)
+
+    payment_sync(imp_uid=IMP)
+
+    waiting.refresh_from_db()
+    assert waiting.status == Refund.Status.UNKNOWN
+    assert Refund.objects.get(cancellation_id="c1").amount == 3000
+
+
+def test_the_manual_refund_note_is_added_once(iamport, order):
+    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready", status="paid", amount=100)
+
+    payment_sync(imp_uid=IMP)
+    payment_sync(imp_uid=IMP)
+
+    reason = Payment.objects.get().verdict_reason
+    assert reason.count("관리자 환불이 필요합니다") == 1
+    assert not iamport.calls("POST", "payments/cancel")
+
+
+def test_a_superseded_account_funded_meanwhile_is_flagged_not_cancelled(iamport, order):
+    vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.replace_payment(vbank, status="paid", paid_at=1764300000)  # its webhook is late
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+
+    assert payment_sync(imp_uid="imp_000000000002").outcome == SyncOutcome.PAID
+
+    assert not iamport.calls("POST", "payments/cancel")
+    superseded = Payment.objects.get(imp_uid=IMP)
+    assert superseded.verdict == Payment.Verdict.DUPLICATE
+    assert "관리자 환불이 필요합니다" in superseded.verdict_reason

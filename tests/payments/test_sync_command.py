@@ -103,3 +103,28 @@ def test_a_refused_payment_whose_cancel_failed_is_cancelled_on_the_next_run(iamp
     body = iamport.body(iamport.calls("POST", "payments/cancel")[0])
     assert (body["imp_uid"], body["amount"], body["checksum"]) == ("imp_000000000002", 12000, 12000)
     assert Payment.objects.get().status == "cancelled"
+
+
+def test_an_unfunded_account_left_open_is_closed_on_the_next_run(iamport, order_factory):
+    order = order_factory(price=12000)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+    vbank = iamport.payment(
+        order.merchant_uid, imp_uid="imp_000000000003", fixture="payment_vbank_ready"
+    )
+    iamport.cancel_ok(vbank, 12000)
+    Payment.objects.create(
+        imp_uid="imp_000000000003",
+        order=order,
+        merchant_uid=order.merchant_uid,
+        amount=12000,
+        status="ready",
+        pay_method="vbank",
+        verdict=Payment.Verdict.DUPLICATE,
+    )
+
+    out, _ = run()
+
+    assert "retried 1 refused payments still holding money" in out
+    assert (
+        iamport.body(iamport.calls("POST", "payments/cancel")[0])["imp_uid"] == "imp_000000000003"
+    )
