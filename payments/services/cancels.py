@@ -22,6 +22,7 @@ from payments.client import (
 )
 from payments.models import Payment, Refund
 from payments.services.records import cancellation_fields, store_reply
+from shop.models import Order
 
 logger = logging.getLogger(__name__)
 
@@ -111,15 +112,20 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
         release_cancel_claim(payment)  # nothing happened at Iamport: let a retry cancel it
         raise
     with transaction.atomic():
+        Order.objects.select_for_update().filter(pk=payment.order_id).first()  # as the sync
         payment = store_reply(payment, updated)
-        Refund.objects.create(
-            payment=payment,
-            amount=remaining,
-            checksum=remaining,
-            reason=reason,
-            status=Refund.Status.SUCCEEDED,
-            **cancellation_fields(updated),
-        )
+        if remote.status != "paid":  # an unfunded virtual account closed: no money moved
+            return
+        fields = cancellation_fields(updated, payment=payment, amount=remaining)
+        if not payment.refunds.filter(cancellation_id=fields["cancellation_id"]).exists():
+            Refund.objects.create(
+                payment=payment,
+                amount=remaining,
+                checksum=remaining,
+                reason=reason,
+                status=Refund.Status.SUCCEEDED,
+                **fields,
+            )
     logger.info("payment %s: cancelled %s won at Iamport (%s)", remote.imp_uid, remaining, reason)
 
 

@@ -35,7 +35,13 @@ def record_fields(remote: IamportPayment) -> dict:
 
 
 def is_behind(remote: IamportPayment, payment: Payment) -> bool:
-    ours, theirs = PROGRESS.get(payment.status, 0), PROGRESS[remote.status]
+    ours = PROGRESS.get(payment.status, 0)
+    theirs = PROGRESS[remote.status]
+    # Some sources report a partial cancel as "cancelled": it is as far along as "paid".
+    if payment.status == "cancelled" and payment.cancel_amount < payment.amount:
+        ours = PROGRESS["paid"]
+    if remote.status == "cancelled" and remote.remaining_amount > 0:
+        theirs = PROGRESS["paid"]
     return theirs < ours or (theirs == ours and remote.cancel_amount < payment.cancel_amount)
 
 
@@ -57,8 +63,29 @@ def cancellation_key(entry: CancelHistory) -> str:
     return f"{entry.pg_tid}:{entry.amount}:{stamp}"[:100]
 
 
-def cancellation_fields(updated: IamportPayment) -> dict:
-    last = updated.cancel_history[-1] if updated.cancel_history else None
+def cancellation_fields(
+    updated: IamportPayment,
+    *,
+    payment: Payment | None = None,
+    amount: int | None = None,
+    refund: Refund | None = None,
+) -> dict:
+    """The cancel this request made. Iamport does not document the order of cancel_history, so
+    it is the newest entry not yet recorded for the payment (of the requested amount)."""
+    entries = list(updated.cancel_history)
+    if payment is not None:
+        others = payment.refunds.exclude(cancellation_id="")
+        if refund is not None:
+            others = others.exclude(pk=refund.pk)
+        known = set(others.values_list("cancellation_id", flat=True))
+        entries = [e for e in entries if cancellation_key(e) not in known] or entries
+    if amount is not None:
+        entries = [e for e in entries if e.amount == amount] or entries
+    last = (
+        max(entries, key=lambda e: e.cancelled_at.timestamp() if e.cancelled_at else 0)
+        if entries
+        else None
+    )
     return {
         "cancellation_id": cancellation_key(last) if last else "",
         "receipt_url": last.receipt_url[:500] if last else "",

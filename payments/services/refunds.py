@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from payments.client import (
     IamportError,
@@ -34,7 +35,11 @@ class RefundAlreadyRequested(RefundError):
 def refundable_payment(order: Order) -> Payment | None:
     """The payment that paid this order and still has money to give back."""
     return (
-        order.payments.filter(verdict=Verdict.ACCEPTED, status=Payment.Status.PAID)
+        order.payments.filter(
+            verdict=Verdict.ACCEPTED,
+            status__in=[Payment.Status.PAID, Payment.Status.CANCELLED],
+            cancel_amount__lt=F("amount"),
+        )
         .order_by("-created_at")
         .first()
     )
@@ -95,8 +100,16 @@ def payment_refund(
             extra=refund_account,
         )
     except IamportRejected as exc:
-        refund.status, refund.message = Refund.Status.FAILED, exc.message[:255]
-        refund.save(update_fields=["status", "message"])
+        with transaction.atomic():
+            Order.objects.select_for_update().get(pk=order.pk)  # serialise with the sync
+            # A sync may have matched this request to someone else's cancel meanwhile: Iamport
+            # refused this one, so that match was wrong; give the cancel back to the history.
+            Refund.objects.filter(pk=refund.pk).update(
+                status=Refund.Status.FAILED,
+                message=exc.message[:255],
+                cancellation_id="",
+                receipt_url="",
+            )
         logger.warning("refund of %s won on %s refused: %s", amount, payment.imp_uid, exc.message)
         if not isinstance(exc, IamportNotFound):
             _resync_quietly(payment)  # our figures may be stale: the next attempt uses Iamport's
@@ -104,8 +117,11 @@ def payment_refund(
     except IamportError as exc:
         # No answer: Iamport may or may not have refunded. Re-reading the payment settles it when
         # it can (the sync matches this row to the cancel in Iamport's history).
-        refund.status, refund.message = Refund.Status.UNKNOWN, exc.message[:255]
-        refund.save(update_fields=["status", "message"])
+        with transaction.atomic():
+            Order.objects.select_for_update().get(pk=order.pk)  # serialise with the sync
+            Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(
+                status=Refund.Status.UNKNOWN, message=exc.message[:255]
+            )
         logger.warning(
             "refund of %s won on %s unanswered: %s", amount, payment.imp_uid, exc.message
         )
@@ -121,7 +137,8 @@ def payment_refund(
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         payment = refund.payment = store_reply(payment, updated)
-        for name, value in cancellation_fields(updated).items():
+        fields = cancellation_fields(updated, payment=payment, amount=amount, refund=refund)
+        for name, value in fields.items():
             setattr(refund, name, value)
         refund.status, refund.message = Refund.Status.SUCCEEDED, ""
         refund.save()

@@ -171,11 +171,13 @@ def _apply(
 
         superseded: list[Payment] = []
         outcome, verdict_to_cancel = _decide(remote, order, payment, superseded)
-        if verdict_to_cancel is not None and not claim_cancel(payment):
+        if verdict_to_cancel is not None and (not cancellable(remote) or not claim_cancel(payment)):
             verdict_to_cancel = None
-        if payment.verdict == Verdict.ACCEPTED:
+        if payment.verdict == Verdict.ACCEPTED or (
+            payment.verdict in _OUTCOME_OF_VERDICT and remote.paid_at is not None
+        ):
             record_cancellations(payment, remote)
-        elif payment.verdict in _OUTCOME_OF_VERDICT and needs_refund_account(remote):
+        if payment.verdict in _OUTCOME_OF_VERDICT and needs_refund_account(remote):
             note_manual_refund(payment)
         order.refresh_from_db()
         message = _message(outcome, remote, order)
@@ -230,7 +232,8 @@ def _on_paid(
     superseded: list[Payment],
 ) -> tuple[SyncOutcome, Verdict | None]:
     if order.status not in (OrderStatus.PENDING, OrderStatus.AWAITING_DEPOSIT):
-        if accepted:  # already settled by this payment; a (partial) cancel may have followed
+        settled = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
+        if accepted and order.status in settled:  # settled by this payment; cancels may follow
             _reflect_cancel_amount(remote, order)
             return _current_outcome(Order.objects.get(pk=order.pk).status), None
         _judge(payment, Verdict.DUPLICATE, f"주문이 이미 '{order.get_status_display()}' 상태")
@@ -296,8 +299,9 @@ def _on_cancelled(
             order=order, refunded_total=remote.cancel_amount or remote.amount
         )
         return SyncOutcome.REFUNDED
+    holds_order = order.payments.filter(verdict=Verdict.ACCEPTED).exclude(pk=payment.pk)
     if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_DEPOSIT) and (
-        accepted or not payment.verdict
+        accepted or (not payment.verdict and not holds_order.exists())
     ):
         reason = remote.cancel_reason or "결제가 취소되었습니다."
         shop_services.order_mark_cancelled(order=order, reason=reason)
