@@ -656,3 +656,50 @@ def test_a_superseded_account_funded_meanwhile_is_flagged_not_cancelled(iamport,
     superseded = Payment.objects.get(imp_uid=IMP)
     assert superseded.verdict == Payment.Verdict.DUPLICATE
     assert "관리자 환불이 필요합니다" in superseded.verdict_reason
+
+
+def test_two_unanswered_refunds_of_one_amount_are_settled_oldest_first(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    record = Payment.objects.get()
+    older, newer = (
+        Refund.objects.create(
+            payment=record, amount=1000, checksum=12000, reason=r, status=Refund.Status.UNKNOWN
+        )
+        for r in ("첫 요청", "두 번째 요청")
+    )
+    history = [
+        {
+            "pg_tid": payment["pg_tid"],
+            "amount": 1000,
+            "cancelled_at": 1764234000,
+            "reason": "첫 요청",
+            "cancellation_id": "c1",
+            "receipt_url": "",
+        }
+    ]
+    iamport.replace_payment(payment, cancel_amount=1000, cancel_history=history)
+
+    payment_sync(imp_uid=IMP)
+
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert (older.status, newer.status) == (Refund.Status.SUCCEEDED, Refund.Status.UNKNOWN)
+
+
+def test_settling_an_order_leaves_its_failed_attempts_as_they_were(iamport, order):
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000001", fixture="payment_failed")
+    payment_sync(imp_uid="imp_000000000001")
+    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    payment_sync(imp_uid=IMP)
+    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+    iamport.cancel_ok(load_fixture("payment_vbank_ready")["response"] | {"imp_uid": IMP}, 12000)
+
+    payment_sync(imp_uid="imp_000000000002")
+
+    verdicts = dict(Payment.objects.values_list("imp_uid", "verdict"))
+    assert verdicts == {
+        "imp_000000000001": Payment.Verdict.FAILED,
+        IMP: Payment.Verdict.DUPLICATE,
+        "imp_000000000002": Payment.Verdict.ACCEPTED,
+    }

@@ -128,3 +128,25 @@ def test_an_unfunded_account_left_open_is_closed_on_the_next_run(iamport, order_
     assert (
         iamport.body(iamport.calls("POST", "payments/cancel")[0])["imp_uid"] == "imp_000000000003"
     )
+
+
+def test_a_sold_out_payment_whose_cancel_failed_is_cancelled_on_the_next_run(
+    iamport, order_factory
+):
+    order = order_factory(price=12000)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED)
+    payment = iamport.payment(order.merchant_uid)
+    iamport.cancel_ok(payment, 12000)
+    Payment.objects.create(
+        imp_uid=payment["imp_uid"],
+        order=order,
+        merchant_uid=order.merchant_uid,
+        amount=12000,
+        status="paid",
+        verdict=Payment.Verdict.UNFULFILLABLE,
+    )
+
+    out, _ = run()
+
+    assert "retried 1 refused payments still holding money" in out
+    assert len(iamport.calls("POST", "payments/cancel")) == 1
