@@ -171,6 +171,7 @@ def _apply(
 
         superseded: list[Payment] = []
         outcome, verdict_to_cancel = _decide(remote, order, payment, superseded)
+        # Cancel only what Iamport still holds and the shop can give back, and only once.
         if verdict_to_cancel is not None and (not cancellable(remote) or not claim_cancel(payment)):
             verdict_to_cancel = None
         if payment.verdict == Verdict.ACCEPTED or (
@@ -190,9 +191,8 @@ def _decide(
 ) -> tuple[SyncOutcome, Verdict | None]:
     accepted = payment.verdict == Verdict.ACCEPTED
     if payment.verdict in _OUTCOME_OF_VERDICT:
-        # Already judged and (being) cancelled; cancel again only if Iamport still holds money.
-        again = payment.verdict if cancellable(remote) else None
-        return _OUTCOME_OF_VERDICT[payment.verdict], again
+        # Already judged: cancel again (if Iamport still holds money; `_apply` checks).
+        return _OUTCOME_OF_VERDICT[payment.verdict], payment.verdict
 
     if remote.amount != order.amount or remote.currency != ORDER_CURRENCY:
         logger.error(
@@ -213,7 +213,7 @@ def _decide(
             shop_services.order_note_payment_problem(
                 order=order, message=MESSAGES[SyncOutcome.FORGED]
             )
-        return SyncOutcome.FORGED, Verdict.FORGED if cancellable(remote) else None
+        return SyncOutcome.FORGED, Verdict.FORGED
 
     if remote.status == "paid":
         return _on_paid(remote, order, payment, accepted, superseded)
