@@ -63,29 +63,23 @@ def cancellation_key(entry: CancelHistory) -> str:
     return f"{entry.pg_tid}:{entry.amount}:{stamp}"[:100]
 
 
+def _when(entry: CancelHistory) -> float:
+    return entry.cancelled_at.timestamp() if entry.cancelled_at else 0
+
+
 def cancellation_fields(
-    updated: IamportPayment,
-    *,
-    payment: Payment | None = None,
-    amount: int | None = None,
-    refund: Refund | None = None,
+    updated: IamportPayment, *, payment: Payment, amount: int, refund: Refund | None = None
 ) -> dict:
     """The cancel this request made. Iamport does not document the order of cancel_history, so
-    it is the newest entry not yet recorded for the payment (of the requested amount)."""
+    it is the newest entry of the requested amount not yet recorded for the payment."""
+    others = payment.refunds.exclude(cancellation_id="")
+    if refund is not None:
+        others = others.exclude(pk=refund.pk)
+    known = set(others.values_list("cancellation_id", flat=True))
     entries = list(updated.cancel_history)
-    if payment is not None:
-        others = payment.refunds.exclude(cancellation_id="")
-        if refund is not None:
-            others = others.exclude(pk=refund.pk)
-        known = set(others.values_list("cancellation_id", flat=True))
-        entries = [e for e in entries if cancellation_key(e) not in known] or entries
-    if amount is not None:
-        entries = [e for e in entries if e.amount == amount] or entries
-    last = (
-        max(entries, key=lambda e: e.cancelled_at.timestamp() if e.cancelled_at else 0)
-        if entries
-        else None
-    )
+    entries = [e for e in entries if cancellation_key(e) not in known] or entries
+    entries = [e for e in entries if e.amount == amount] or entries
+    last = max(entries, key=_when) if entries else None
     return {
         "cancellation_id": cancellation_key(last) if last else "",
         "receipt_url": last.receipt_url[:500] if last else "",
@@ -100,7 +94,7 @@ def record_cancellations(payment: Payment, remote: IamportPayment) -> None:
         payment.refunds.exclude(cancellation_id="").values_list("cancellation_id", flat=True)
     )
     cancelled_before = 0
-    for entry in remote.cancel_history:
+    for entry in sorted(remote.cancel_history, key=_when):  # oldest first, whatever Iamport sends
         key, balance = cancellation_key(entry), remote.amount - cancelled_before
         cancelled_before += entry.amount
         if key in known:

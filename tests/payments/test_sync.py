@@ -703,3 +703,19 @@ def test_settling_an_order_leaves_its_failed_attempts_as_they_were(iamport, orde
         IMP: Payment.Verdict.DUPLICATE,
         "imp_000000000002": Payment.Verdict.ACCEPTED,
     }
+
+
+def test_console_cancel_balances_do_not_depend_on_the_order_iamport_lists_them(iamport, order):
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    entry = {"pg_tid": payment["pg_tid"], "reason": "콘솔", "receipt_url": ""}
+    newest_first = [
+        {**entry, "amount": 2000, "cancelled_at": 1764235000, "cancellation_id": "c2"},
+        {**entry, "amount": 3000, "cancelled_at": 1764234000, "cancellation_id": "c1"},
+    ]
+    iamport.replace_payment(payment, cancel_amount=5000, cancel_history=newest_first)
+
+    payment_sync(imp_uid=IMP)
+
+    rows = list(Refund.objects.order_by("cancellation_id").values_list("amount", "checksum"))
+    assert rows == [(3000, 12000), (2000, 9000)]
