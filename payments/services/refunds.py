@@ -32,6 +32,9 @@ class RefundAlreadyRequested(RefundError):
     pass
 
 
+ALREADY_REQUESTED = "이미 처리된 환불 요청입니다 (중복 제출)."
+
+
 def refundable_payment(order: Order) -> Payment | None:
     """The payment that paid this order and still has money to give back."""
     return (
@@ -61,7 +64,7 @@ def payment_refund(
     submitted form: submitting it again raises RefundAlreadyRequested instead of refunding twice.
     """
     if Refund.objects.filter(request_key=request_key).exists():
-        raise RefundAlreadyRequested("이미 처리된 환불 요청입니다 (중복 제출).")
+        raise RefundAlreadyRequested(ALREADY_REQUESTED)
     reason = reason.strip()
     if not reason:
         raise RefundError("환불 사유를 입력해 주세요.")
@@ -88,7 +91,7 @@ def payment_refund(
                 requested_by=user if user is not None and user.is_authenticated else None,
             )
     except IntegrityError:
-        raise RefundAlreadyRequested("이미 처리된 환불 요청입니다 (중복 제출).") from None
+        raise RefundAlreadyRequested(ALREADY_REQUESTED) from None
 
     try:
         updated = get_client().cancel(
