@@ -1,11 +1,16 @@
 """Concurrent deliveries that cross the one-accepted-payment rule, and a refund in flight."""
 
+import json
+import threading
+
 import pytest
+import responses
 from django.db import connection
 
 from payments.models import Payment, Refund
-from payments.services import payment_sync
+from payments.services import payment_refund, payment_sync
 from shop.models import Order
+from tests.conftest import API
 from tests.payments.test_concurrency import _deliver_all_at_once
 
 IMP, IMP2 = "imp_123456789012", "imp_000000000002"
@@ -49,14 +54,6 @@ def test_deposit_and_card_for_one_order_at_once(iamport, order_factory, round_):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refund_in_flight_while_a_resync_runs(iamport, order_factory):
-    import threading
-    import time
-
-    import responses
-
-    from payments.services import payment_refund
-    from tests.conftest import API
-
     order = order_factory(price=12000, stock=3, quantity=1)
     payment = iamport.payment(order.merchant_uid)
     payment_sync(imp_uid=IMP)
@@ -68,8 +65,6 @@ def test_a_refund_in_flight_while_a_resync_runs(iamport, order_factory):
         iamport.replace_payment(payment, **done)  # Iamport has refunded ...
         in_flight.set()
         resynced.wait(10)  # ... and answers only after the re-sync
-        import json
-
         return 200, {}, json.dumps({"code": 0, "message": None, "response": done})
 
     iamport.rsps.remove(responses.POST, API + "payments/cancel")
@@ -87,7 +82,6 @@ def test_a_refund_in_flight_while_a_resync_runs(iamport, order_factory):
     t.start()
     refund = payment_refund(order=order, amount=5000, reason="반품", request_key="k")
     t.join(10)
-    time.sleep(0)
     order.refresh_from_db()
     assert refund.status == "succeeded"
     assert list(Refund.objects.values_list("amount", "status", "cancellation_id")) == [
