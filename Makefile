@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format coverage clean
+.PHONY: run serve test test-fast lint format coverage clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ run: $(VENV)/.runtime-installed
 	echo "  Admin:       http://$(HOST):$(PORT)/admin/" && echo "" && \
 	SANDBOX_SITE_URL=$${SANDBOX_SITE_URL:-http://$(HOST):$(PORT)} \
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## make serve: the production start (README, "Going live"): needs DJANGO_DEBUG=0 and the
+## production settings; migrates, collects static files and runs gunicorn on HOST:PORT.
+serve: $(VENV)/.runtime-installed
+	@HOST=$(HOST) PORT=$(PORT) $(PY) -m config.serve
 
 ## make test: install what the tests need and run the whole suite (SQLite unless DATABASE_URL).
 test: $(VENV)/.dev-installed

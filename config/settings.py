@@ -8,13 +8,14 @@ With DJANGO_DEBUG off, missing secrets stop start-up instead of falling back to 
 from __future__ import annotations
 
 import os
+from email.utils import getaddresses
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from config.env import env_bool, env_float, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # DJANGO_ENV_FILE names another file to read instead (e.g. /dev/null to read none).
@@ -122,7 +123,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a load balancer's probe is answered before host checks and the https redirect.
+    "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (pay.js, CSS) served by the application itself, also with debug off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,7 +158,12 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        # Seconds a connection is kept for the next request of the same worker thread (0: a new
+        # one per request). Checked before reuse, so a restarted database costs one error-free
+        # reconnect instead of a failed request.
+        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -186,23 +196,79 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
-MEDIA_ROOT = BASE_DIR / "media"
+# Product images. With several machines, put this folder on shared storage (README).
+MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # With debug off: hashed names (cached for a year by browsers), gzip/brotli copies, all made
+    # by `collectstatic` (part of `make serve`) and served by WhiteNoise.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the pay button reads it to post the verdict request
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=True)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# --- HTTPS and browser security headers ----------------------------------------------------
+# On by default with debug off: https redirect, HSTS and https-only cookies. DJANGO_HTTPS=0
+# turns all three off, for plain-http testing on a private host only.
+HTTPS = env_bool("DJANGO_HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Asking browsers to hard-code https for the whole domain is a commitment that outlives this
+# deployment, so it is opt-in; Django's reminder about it (security.W021) is silenced below.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# PG pages check which site sent the buyer: send our origin (never the order's path, which
+# holds its merchant_uid) to other sites, and only over https.
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+# Iamport's payment window is an iframe in our page; our pages themselves are never framed.
+X_FRAME_OPTIONS = "DENY"
+# Some PGs open their authentication in a popup that reports back to its opener: keep that
+# link (the default "same-origin" would cut it).
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Who is mailed a server error's traceback: "Name <mail@example.com>, other@example.com".
+ADMINS = [
+    (name or address, address)
+    for name, address in getaddresses(env_list("DJANGO_ADMINS"))
+    if "@" in address
+]
+SERVER_EMAIL = env_str("DJANGO_SERVER_EMAIL", "root@localhost")
+
+# Everything goes to stderr (the server's log), a server error with its traceback included;
+# with ADMINS set, server errors are also mailed to them when debug is off.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"debug_off": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["debug_off"],
+        },
+    },
     "loggers": {
+        "django.request": {
+            "handlers": ["console", "mail_admins"],
+            "level": "ERROR",
+            "propagate": False,
+        },
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "payments": {"handlers": ["console"], "level": env_str("PAYMENTS_LOG_LEVEL", "INFO")},
         "shop": {"handlers": ["console"], "level": "INFO"},
         "sandbox": {"handlers": ["console"], "level": "INFO"},
+        "config": {"handlers": ["console"], "level": "INFO"},
     },
 }
 
@@ -210,6 +276,13 @@ SHOP_NAME = env_str("SHOP_NAME", "아임포트 상점")
 # The shop's public address, e.g. https://shop.example.com. Iamport's redirect and webhook URLs
 # (m_redirect_url, notice_url) are built from it; unset, from the request's own host.
 SHOP_BASE_URL = env_str("SHOP_BASE_URL").rstrip("/")
+if not DEBUG and not SHOP_BASE_URL:
+    # Behind a load balancer, the host a request came in by need not be one Iamport can reach.
+    raise ImproperlyConfigured(
+        "SHOP_BASE_URL is not set. With DJANGO_DEBUG=0 set it to the shop's public address "
+        "(e.g. https://shop.example.com): Iamport's webhook and mobile redirect URLs are built "
+        "from it."
+    )
 # Behind a proxy that terminates TLS and sets X-Forwarded-Proto, let Django see https.
 if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

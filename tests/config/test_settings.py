@@ -17,6 +17,7 @@ FULL = {
     "IAMPORT_MERCHANT_CODE": "imp12345678",
     "IAMPORT_API_KEY": "key",
     "IAMPORT_API_SECRET": "secret",
+    "SHOP_BASE_URL": "https://shop.example.com",
 }
 PRINT = (
     "from django.conf import settings as s; "
@@ -26,7 +27,9 @@ PRINT = (
 
 def load_settings(**env: str) -> subprocess.CompletedProcess:
     """Import the real settings in a fresh interpreter with only `env` configured."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "IAMPORT_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "IAMPORT_", "SHOP_"))
+    }
     clean.update(
         env,
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -63,6 +66,7 @@ def test_production_settings_with_everything_configured_load():
         ("IAMPORT_API_KEY", "Missing Iamport credentials: IAMPORT_API_KEY"),
         ("IAMPORT_API_SECRET", "Missing Iamport credentials: IAMPORT_API_SECRET"),
         ("IAMPORT_MERCHANT_CODE", "Missing Iamport credentials: IAMPORT_MERCHANT_CODE"),
+        ("SHOP_BASE_URL", "SHOP_BASE_URL is not set"),
     ],
 )
 def test_production_without_a_secret_stops_with_a_clear_message(missing, complaint):
@@ -115,7 +119,9 @@ def test_a_malformed_boolean_is_refused():
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "IAMPORT_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "IAMPORT_", "SHOP_"))
+    }
     clean.update(env, DJANGO_ENV_FILE="/dev/null", DATABASE_URL="sqlite:///:memory:")
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],

@@ -1,0 +1,115 @@
+"""`make serve`: the production start on one machine.
+
+    DJANGO_DEBUG=0 ... make serve          # or: python -m config.serve
+
+Refuses to start unless debug is explicitly off and the production settings load (secret key,
+hosts, Iamport credentials, SHOP_BASE_URL); then applies migrations, collects static files
+(hashed and compressed, served by WhiteNoise), reports Django's deployment checks and replaces
+itself with gunicorn on HOST:PORT (default 127.0.0.1:8000). Never runs the sandbox.
+
+Environment: HOST, PORT, GUNICORN_WORKERS (default 2 x cores + 1), GUNICORN_THREADS (4).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Workers silent this long are restarted; above the 15 s that a request may spend on Iamport.
+WORKER_TIMEOUT = 30
+
+
+class CannotServe(Exception):
+    """The environment is not fit for production; the message says what to set."""
+
+
+def _load_environment() -> None:
+    from dotenv import load_dotenv
+
+    load_dotenv(os.environ.get("DJANGO_ENV_FILE") or BASE_DIR / ".env", override=False)
+    debug = os.environ.get("DJANGO_DEBUG", "").strip().lower()
+    if debug not in ("0", "false", "no", "off"):
+        raise CannotServe(
+            "make serve is the production start and needs DJANGO_DEBUG=0 "
+            f"(got {debug or 'nothing'!r}). For local development use `make run`."
+        )
+    os.environ.setdefault("IAMPORT_SANDBOX", "0")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def _set_up_django() -> None:
+    import django
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise CannotServe(str(exc)) from None
+    if not settings.ALLOWED_HOSTS:
+        raise CannotServe(
+            "DJANGO_ALLOWED_HOSTS is not set: with debug off every request would be refused. "
+            "Set it to the shop's host name(s), e.g. shop.example.com."
+        )
+
+
+def _prepare() -> None:
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("migrate", interactive=False, verbosity=1)
+    call_command("collectstatic", interactive=False, verbosity=1)
+    # Reported, not enforced: DJANGO_HTTPS=0 (plain-http testing) is allowed and warns here.
+    call_command("check", deploy=True)
+    connections.close_all()
+
+
+def gunicorn_argv() -> list[str]:
+    workers = os.environ.get("GUNICORN_WORKERS") or str(2 * (os.cpu_count() or 1) + 1)
+    threads = os.environ.get("GUNICORN_THREADS") or "4"
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port = os.environ.get("PORT") or "8000"
+    for name, value in (("GUNICORN_WORKERS", workers), ("GUNICORN_THREADS", threads)):
+        if not value.isdigit() or int(value) < 1:
+            raise CannotServe(f"{name} must be a positive whole number, got {value!r}.")
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi:application",
+        "--bind",
+        f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "--workers",
+        workers,
+        "--threads",
+        threads,
+        "--timeout",
+        str(WORKER_TIMEOUT),
+        "--graceful-timeout",
+        str(WORKER_TIMEOUT),
+        "--access-logfile",
+        "-",
+        "--error-logfile",
+        "-",
+        "--chdir",
+        str(BASE_DIR),
+        # Its default path is one per user: a second server on the machine would take it over.
+        "--no-control-socket",
+    ]
+
+
+def main() -> None:
+    try:
+        _load_environment()
+        _set_up_django()
+        argv = gunicorn_argv()
+        _prepare()
+    except CannotServe as exc:
+        print(f"make serve: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"make serve: starting {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+    os.execv(argv[0], argv)  # noqa: S606 (a fixed program with arguments built above)
+
+
+if __name__ == "__main__":
+    main()
