@@ -47,12 +47,26 @@ IAMPORT_TIMEOUT = (
     env_float("IAMPORT_CONNECT_TIMEOUT", 3.05),
     env_float("IAMPORT_READ_TIMEOUT", 10.0),
 )
+# Seconds that all Iamport calls of one request share (token, lookup, a cancel): below
+# Iamport's 30 s webhook read timeout, so a slow Iamport never makes us look dead to it.
+IAMPORT_REQUEST_BUDGET = env_float("IAMPORT_REQUEST_BUDGET", 15.0)
 # Pre-register merchant_uid + amount (POST /payments/prepare) before the payment window opens,
 # so that the browser SDK refuses a tampered amount. The server verifies the amount either way.
 IAMPORT_PREPARE = env_bool("IAMPORT_PREPARE", default=True)
 # Optional allowlist of webhook sender addresses (Iamport publishes its IPs, which have changed
 # before). Empty: accept from anywhere; the body is only a hint that is re-fetched anyway.
 IAMPORT_WEBHOOK_ALLOWED_IPS = env_list("IAMPORT_WEBHOOK_ALLOWED_IPS")
+# Iamport's documented webhook senders (they have changed before: keep this current). They, and
+# the allowlist above, are never rate-limited.
+IAMPORT_WEBHOOK_SENDER_IPS = env_list(
+    "IAMPORT_WEBHOOK_SENDER_IPS", "52.78.100.19,52.78.48.223,52.78.5.241"
+)
+# Webhook deliveries accepted per sender address and window ("requests/seconds"); the
+# endpoint is unauthenticated (V1 has no signature), so a flood is stopped before it is stored
+# or costs an Iamport lookup.
+IAMPORT_WEBHOOK_RATE = env_str("IAMPORT_WEBHOOK_RATE", "60/60")
+# Bytes of a webhook body accepted (Iamport's are a few hundred); larger ones get 413.
+IAMPORT_WEBHOOK_MAX_BODY = env_int("IAMPORT_WEBHOOK_MAX_BODY", 10_000)
 
 # Pay methods offered at checkout. Adding a pay method or routing one to another PG is a
 # settings change: "pg" is what IMP.request_pay receives (None = IAMPORT_PG), "pay_method" the
@@ -117,6 +131,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "shop",
     "payments",
+    "guard",
     # The sandbox app is always installed so that its tables exist and its migrations stay in
     # step; its URLs are wired only while SANDBOX_ENABLED (config/urls.py).
     "sandbox",
@@ -125,6 +140,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: a load balancer's probe is answered before host checks and the https redirect.
     "config.health.HealthCheckMiddleware",
+    # NUL characters and oversized bodies get a 4xx before any view or query sees them.
+    "guard.middleware.reject_malformed_requests",
     "django.middleware.security.SecurityMiddleware",
     # Static files (pay.js, CSS) served by the application itself, also with debug off.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -134,6 +151,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Every Iamport call a request makes shares one time budget (IAMPORT_REQUEST_BUDGET).
+    "payments.middleware.iamport_time_budget",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -283,6 +302,9 @@ if not DEBUG and not SHOP_BASE_URL:
         "(e.g. https://shop.example.com): Iamport's webhook and mobile redirect URLs are built "
         "from it."
     )
+# How many proxies of ours stand in front of the shop (load balancer, nginx): the client's
+# address is then read from X-Forwarded-For through exactly that many. 0: REMOTE_ADDR.
+TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0)
 # Behind a proxy that terminates TLS and sets X-Forwarded-Proto, let Django see https.
 if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -17,6 +17,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +34,35 @@ logger = logging.getLogger(__name__)
 TOKEN_REFRESH_MARGIN = 60
 # What `cancel` checks itself; `extra` may add fields (refund account, tax) but not these.
 CANCEL_FIELDS = frozenset({"imp_uid", "merchant_uid", "amount", "checksum", "reason"})
+
+
+# --- one time budget per request ------------------------------------------------------------
+# The monotonic-clock instant by which every Iamport call of the current request (or of one
+# reconciliation step) must be done. Without it a forged payment's token + lookup + cancel could
+# each take a full timeout, and together outlast Iamport's own webhook timeout.
+_deadline: ContextVar[float | None] = ContextVar("iamport_deadline", default=None)
+# Below this many seconds left, a call is not started: it could not finish anyway.
+MIN_CALL_SECONDS = 0.05
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Every Iamport call inside shares `seconds` (nested budgets keep the tighter deadline)."""
+    deadline = time.monotonic() + seconds
+    outer = _deadline.get()
+    if outer is not None:
+        deadline = min(deadline, outer)
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def budget_remaining() -> float | None:
+    """Seconds left in the current budget, or None outside any budget."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -355,6 +387,7 @@ class IamportClient:
     def _send(self, method: str, path: str, *, json_body: dict | None, token: str | None) -> Any:
         url = self.base_url + path
         headers = {"Authorization": token} if token else {}
+        timeout = self._timeout_within_budget(method, path)
         started = time.monotonic()
         try:
             reply = self.session.request(
@@ -362,7 +395,7 @@ class IamportClient:
                 url,
                 json=json_body,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=timeout,
                 # A redirect would turn a POST (a cancel) into a GET elsewhere: never follow one.
                 allow_redirects=False,
             )
@@ -380,6 +413,15 @@ class IamportClient:
             (time.monotonic() - started) * 1000,
         )
         return _unwrap(reply, f"{method} {path}")
+
+    def _timeout_within_budget(self, method: str, path: str) -> tuple[float, float]:
+        connect, read = self.timeout
+        remaining = budget_remaining()
+        if remaining is None:
+            return connect, read
+        if remaining < MIN_CALL_SECONDS:
+            raise IamportTimeout(f"no time left in this request's budget for {method} {path}")
+        return min(connect, remaining), min(read, remaining)
 
 
 def _path(value: str) -> str:

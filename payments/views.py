@@ -13,18 +13,24 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from guard import ratelimit
+from guard.ip import client_ip
+from guard.ratelimit import Rate
 from payments.client import (
     IamportError,
     IamportNotFound,
@@ -33,12 +39,14 @@ from payments.client import (
 )
 from payments.models import WebhookDelivery
 from payments.services import SyncOutcome, SyncResult, payment_prepare, payment_sync
+from payments.services.webhooks import webhook_finish, webhook_store
+from shop.ids import is_merchant_uid
 from shop.models import Order
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY = 10_000  # bytes of a webhook body worth keeping
-UID_MAX_LENGTH = {"imp_uid": 64, "merchant_uid": 40}
+# Iamport's imp_uid is "imp_" + 12 digits (the sandbox's "imps_" + 12); 64 leaves room.
+IMP_UID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 HTTP_STATUS_OF_OUTCOME = {
     SyncOutcome.PAID: 200,
@@ -72,14 +80,31 @@ def _iamport_failure(exc: IamportError) -> tuple[int, str]:
     return 502, UNAVAILABLE_MESSAGE
 
 
+def _client_error(exc: Exception) -> tuple[int, str] | None:
+    """The answer for an exception that is the client's doing, or None for our own fault."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "요청 본문이 너무 큽니다."
+    if isinstance(exc, SuspiciousOperation | MultiPartParserError | RawPostDataException):
+        return 400, "잘못된 요청입니다."
+    return None
+
+
 def never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A bug or an outage below us becomes a logged 503 (retry later), never a bare 500."""
+    """The client's mistakes become a 4xx; a bug or an outage below us a logged 503 (retry
+    later), never a bare 500."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except Exception:
+        except Exception as exc:
+            client_error = _client_error(exc)
+            if client_error is not None:
+                status, message = client_error
+                logger.info("%s %s: %s (%s)", request.method, request.path, status, exc)
+                return JsonResponse(
+                    {"status": None, "message": message, "redirect_url": None}, status=status
+                )
             logger.exception("%s %s failed unexpectedly", request.method, request.path)
             return JsonResponse(
                 {"status": None, "message": UNAVAILABLE_MESSAGE, "redirect_url": None}, status=503
@@ -89,6 +114,7 @@ def never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 def _uid(data: Any, name: str, *, required: bool = True) -> str | None:
+    """An id from the caller, checked for length and characters before any query uses it."""
     value = data.get(name) if isinstance(data, dict) else None
     if isinstance(value, str):
         value = value.strip()
@@ -96,20 +122,22 @@ def _uid(data: Any, name: str, *, required: bool = True) -> str | None:
         if required:
             raise BadInput(f"{name} is required")
         return None
-    if (
-        not isinstance(value, str)
-        or len(value) > UID_MAX_LENGTH[name]
-        or not value.isprintable()
-        or not value.strip(".")
-    ):
+    valid = is_merchant_uid(value) if name == "merchant_uid" else _is_imp_uid(value)
+    if not valid:
         raise BadInput(f"{name} is not a valid id")
     return value
 
 
+def _is_imp_uid(value: Any) -> bool:
+    return isinstance(value, str) and IMP_UID.fullmatch(value) is not None
+
+
 def _json_body(request: HttpRequest) -> dict:
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise BadInput("the body must be JSON")
     try:
         data = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadInput("the body is not JSON") from None
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
@@ -199,8 +227,9 @@ def _flash(request: HttpRequest, result: SyncResult) -> None:
 
 
 # --- webhook ------------------------------------------------------------------------------
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+# What an anonymous caller is told when Iamport could not be asked; the details stay in the
+# stored delivery and the log.
+WEBHOOK_RETRY_DETAIL = "the payment could not be verified now; deliver again later"
 
 
 def _webhook_payload(request: HttpRequest) -> dict:
@@ -212,22 +241,51 @@ def _webhook_payload(request: HttpRequest) -> dict:
         raise BadInput("the body is neither JSON nor a form") from None
 
 
+def _webhook_sender_is_trusted(address: str | None) -> bool:
+    trusted = {*settings.IAMPORT_WEBHOOK_SENDER_IPS, *settings.IAMPORT_WEBHOOK_ALLOWED_IPS}
+    return address is not None and address in trusted
+
+
+def _webhook_rate_limited(address: str | None) -> bool:
+    if _webhook_sender_is_trusted(address):
+        return False  # Iamport's own deliveries always get through
+    rate = Rate.parse(settings.IAMPORT_WEBHOOK_RATE, setting="IAMPORT_WEBHOOK_RATE")
+    return not ratelimit.allow(f"webhook:{address or '-'}", rate)
+
+
+def _answer(outcome: str, detail: str, status: int = 200) -> JsonResponse:
+    return JsonResponse({"result": outcome, "detail": detail}, status=status)
+
+
 @csrf_exempt
 @never_500
 @require_POST
 def webhook(request: HttpRequest) -> JsonResponse:
-    delivery = WebhookDelivery.objects.create(
-        remote_addr=_client_ip(request),
-        headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
-        # NUL is replaced: PostgreSQL text cannot hold it, and the body is kept as evidence.
-        body=request.body[:MAX_BODY].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-    )
+    address = client_ip(request)
+    # Counted before anything is stored or looked up: a flood costs one statement a request.
+    if _webhook_rate_limited(address):
+        logger.warning("webhook from %s: rate limited", address)
+        return _answer(WebhookDelivery.Outcome.REJECTED, "too many deliveries", 429)
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > settings.IAMPORT_WEBHOOK_MAX_BODY:
+        delivery = webhook_store(remote_addr=address, headers=request.headers, body=b"")
+        webhook_finish(delivery, WebhookDelivery.Outcome.REJECTED, f"body of {declared} bytes")
+        return _answer(WebhookDelivery.Outcome.REJECTED, "body too large", 413)
+    delivery = webhook_store(remote_addr=address, headers=request.headers, body=request.body)
+    try:
+        return _webhook_process(request, delivery)
+    except Exception as exc:
+        if _client_error(exc) is not None:
+            webhook_finish(delivery, WebhookDelivery.Outcome.REJECTED, str(exc) or "bad request")
+            raise  # answered as a 4xx by never_500
+        webhook_finish(delivery, WebhookDelivery.Outcome.ERROR, "unexpected error", error=exc)
+        raise
 
-    def done(outcome: str, detail: str, status: int = 200) -> JsonResponse:
-        delivery.outcome, delivery.detail = outcome, detail
-        delivery.save(update_fields=["outcome", "detail", "imp_uid", "merchant_uid", "status_hint"])
-        logger.info("webhook %s: %s (%s)", delivery.pk, outcome, detail)
-        return JsonResponse({"result": outcome, "detail": detail}, status=status)
+
+def _webhook_process(request: HttpRequest, delivery: WebhookDelivery) -> JsonResponse:
+    def done(outcome: str, detail: str, status: int = 200, public: str | None = None):
+        webhook_finish(delivery, outcome, detail)
+        return _answer(outcome, public or detail, status)
 
     allowed = settings.IAMPORT_WEBHOOK_ALLOWED_IPS
     if allowed and delivery.remote_addr not in allowed:
@@ -237,23 +295,25 @@ def webhook(request: HttpRequest) -> JsonResponse:
     try:
         payload = _webhook_payload(request)
         imp_uid = _uid(payload, "imp_uid")
-        delivery.merchant_uid = _uid(payload, "merchant_uid", required=False) or ""
     except BadInput as exc:
         return done(WebhookDelivery.Outcome.REJECTED, str(exc), 400)
     delivery.imp_uid = imp_uid
+    # The body's merchant_uid and status are only hints, kept when they look sane.
+    hint = payload.get("merchant_uid")
+    delivery.merchant_uid = hint.strip() if is_merchant_uid(_stripped(hint)) else ""
     status_hint = payload.get("status")
     delivery.status_hint = status_hint[:20] if isinstance(status_hint, str) else ""
 
     try:
-        # The body's merchant_uid and status are only hints: the payment is fetched by imp_uid.
+        # The payment is fetched by imp_uid; nothing else in the body is believed.
         result = payment_sync(imp_uid=imp_uid)
     except IamportNotFound:
         return done(WebhookDelivery.Outcome.IGNORED, "Iamport does not know this imp_uid")
     except IamportError as exc:
         status, _ = _iamport_failure(exc)
-        return done(
-            WebhookDelivery.Outcome.ERROR, f"{exc.__class__.__name__}: {exc.message}", status
-        )
+        detail = f"{exc.__class__.__name__}: {exc.message}"
+        logger.warning("webhook %s: Iamport failed: %s", delivery.pk, detail)
+        return done(WebhookDelivery.Outcome.ERROR, detail, status, public=WEBHOOK_RETRY_DETAIL)
     if result.outcome == SyncOutcome.NOT_OURS:
         return done(WebhookDelivery.Outcome.IGNORED, result.message)
     if (
@@ -268,7 +328,19 @@ def webhook(request: HttpRequest) -> JsonResponse:
             result.order.merchant_uid,
         )
     order_status = result.order.status if result.order else "-"
-    return done(WebhookDelivery.Outcome.PROCESSED, f"{result.outcome}; order {order_status}")
+    detail = f"{result.outcome}; order {order_status}"
+    if result.cancel_error is not None:
+        # Decided, but the refused payment's money is still at Iamport: a retry can help.
+        exc = result.cancel_error
+        status, _ = _iamport_failure(exc)
+        status = 502 if status == 404 else status
+        detail += f"; cancel failed: {exc.__class__.__name__}: {exc.message}"
+        return done(WebhookDelivery.Outcome.ERROR, detail, status, public=WEBHOOK_RETRY_DETAIL)
+    return done(WebhookDelivery.Outcome.PROCESSED, detail)
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 # --- prepare ------------------------------------------------------------------------------

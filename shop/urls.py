@@ -1,8 +1,11 @@
 """Shopper-facing URLs. The names are used by other apps and templates: keep them stable."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from shop import views
+from shop.ids import MerchantUidConverter
+
+register_converter(MerchantUidConverter, "merchant_uid")
 
 app_name = "shop"
 
@@ -15,5 +18,5 @@ urlpatterns = [
     path("cart/remove/<int:pk>/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
     path("orders/", views.order_list, name="order_list"),
-    path("orders/<str:merchant_uid>/", views.order_detail, name="order_detail"),
+    path("orders/<merchant_uid:merchant_uid>/", views.order_detail, name="order_detail"),
 ]

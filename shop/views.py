@@ -7,7 +7,7 @@ answered with a redirect (POST-redirect-GET); outcomes reach the buyer as Django
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -60,7 +60,7 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(error))
         return redirect(product)
     messages.success(request, f"'{product.name}' {quantity}개를 장바구니에 담았습니다.")
-    return redirect(_next_or(request, reverse("shop:cart")))
+    return HttpResponseRedirect(_next_or(request, reverse("shop:cart")))
 
 
 @require_POST
@@ -186,20 +186,32 @@ def _remember_order(request: HttpRequest, order: Order) -> None:
         uid for uid in request.session.get(MY_ORDERS_SESSION_KEY, []) if uid != order.merchant_uid
     ]
     request.session[MY_ORDERS_SESSION_KEY] = [order.merchant_uid, *mine][:MY_ORDERS_KEPT]
+    # A new session key from here on: a key someone planted in this browser before checkout
+    # (session fixation) must not open the buyer's order.
+    request.session.cycle_key()
 
 
 def _may_see_everything(request: HttpRequest, order: Order) -> bool:
-    """The session that placed the order, its signed-in owner, or staff see the buyer's data."""
+    """The session that placed the order, its signed-in owner, or staff allowed to view orders
+    see the buyer's data."""
     user = request.user
-    if user.is_authenticated and (user.is_staff or (order.user_id and order.user_id == user.pk)):
+    if user.is_authenticated and (
+        user.has_perm("shop.view_order") or (order.user_id and order.user_id == user.pk)
+    ):
         return True
     return order.merchant_uid in request.session.get(MY_ORDERS_SESSION_KEY, [])
 
 
 def _next_or(request: HttpRequest, default: str) -> str:
+    """A path on this site to go back to, or `default` for anything else (other sites, bare
+    words, scheme tricks)."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
     return default

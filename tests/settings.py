@@ -26,6 +26,12 @@ from config.settings import *  # noqa: F403
 from config.settings import BASE_DIR, DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# WhiteNoise finds static files where the code keeps them, never in a developer's (or a
+# concurrently running `collectstatic`'s) STATIC_ROOT.
+STATIC_ROOT = BASE_DIR / ".test-staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from payments.client import (
@@ -28,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 Verdict = Payment.Verdict
 
-CANCEL_CLAIM_TTL = timedelta(minutes=5)
+# A claim outlives its request by this much before another may take over the cancel.
+CLAIM_MARGIN = timedelta(seconds=5)
 
 MANUAL_REFUND_NOTE = (
     " — 입금된 가상계좌는 환불 계좌가 있어야 돌려줄 수 있어 관리자 환불이 필요합니다"
@@ -41,22 +44,32 @@ CANCEL_REASONS = {
 }
 
 
+def claim_ttl() -> timedelta:
+    """How long a cancel claim protects its request. A request spends at most
+    IAMPORT_REQUEST_BUDGET seconds on Iamport, so a claim older than that (plus a margin) belongs
+    to a request that has died; the checksum makes the second cancel safe even then."""
+    return timedelta(seconds=settings.IAMPORT_REQUEST_BUDGET) + CLAIM_MARGIN
+
+
 def claim_cancel(payment: Payment) -> bool:
     """True for the one request that should cancel this payment at Iamport now.
 
-    Another request that claimed it recently is still at it (or has done it); a claim older than
-    CANCEL_CLAIM_TTL is taken to have died with its request, and the cancel is tried again.
+    A compare-and-set on the row, so that the claim another request holds (or released) is
+    decided by the database, never by a stale copy in memory.
     """
     now = timezone.now()
-    if payment.cancel_requested_at and now - payment.cancel_requested_at < CANCEL_CLAIM_TTL:
-        return False
-    payment.cancel_requested_at = now
-    payment.save(update_fields=["cancel_requested_at", "updated_at"])
-    return True
+    free = Q(cancel_requested_at__isnull=True) | Q(cancel_requested_at__lt=now - claim_ttl())
+    claimed = Payment.objects.filter(free, pk=payment.pk).update(
+        cancel_requested_at=now, updated_at=now
+    )
+    if claimed:
+        payment.cancel_requested_at = now
+    return bool(claimed)
 
 
 def release_cancel_claim(payment: Payment) -> None:
     Payment.objects.filter(pk=payment.pk).update(cancel_requested_at=None)
+    payment.cancel_requested_at = None
 
 
 def cancellable(remote: IamportPayment) -> bool:

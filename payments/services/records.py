@@ -45,13 +45,21 @@ def is_behind(remote: IamportPayment, payment: Payment) -> bool:
     return theirs < ours or (theirs == ours and remote.cancel_amount < payment.cancel_amount)
 
 
+def copy_reply(payment: Payment, remote: IamportPayment) -> None:
+    """Write Iamport's figures onto the record, and only those columns: a full save would also
+    write back whatever else this copy of the row holds (a cancel claim another request has
+    released meanwhile, a verdict)."""
+    fields = record_fields(remote)
+    for name, value in fields.items():
+        setattr(payment, name, value)
+    payment.save(update_fields=[*fields, "updated_at"])
+
+
 def store_reply(payment: Payment, remote: IamportPayment) -> Payment:
     """Save a fresher Iamport reply onto the record (never an older one)."""
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if not is_behind(remote, payment):
-        for name, value in record_fields(remote).items():
-            setattr(payment, name, value)
-        payment.save()
+        copy_reply(payment, remote)
     return payment
 
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 from django.db import transaction
 
 from payments.client import (
+    IamportError,
     IamportNotFound,
     IamportPayment,
     get_client,
@@ -23,6 +24,7 @@ from payments.client import (
 from payments.models import Payment
 from payments.services.cancels import (
     CANCEL_REASONS,
+    MANUAL_REFUND_NOTE,
     cancel_rejected_payment,
     cancel_superseded,
     cancellable,
@@ -30,7 +32,12 @@ from payments.services.cancels import (
     needs_refund_account,
     note_manual_refund,
 )
-from payments.services.records import is_behind, record_cancellations, record_fields
+from payments.services.records import (
+    copy_reply,
+    is_behind,
+    record_cancellations,
+    record_fields,
+)
 from shop import services as shop_services
 from shop.models import Order
 
@@ -61,6 +68,8 @@ class SyncResult:
     message: str  # fit to show the buyer
     order: Order | None = None
     payment: Payment | None = None
+    # Why the cancel of a refused payment did not go through this time (reconciliation retries).
+    cancel_error: IamportError | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -79,6 +88,18 @@ MESSAGES = {
     SyncOutcome.MISMATCH: "결제 정보가 이 주문과 맞지 않습니다.",
     SyncOutcome.NOT_OURS: "이 상점의 주문이 아닙니다.",
 }
+
+# A refused payment whose money Iamport still holds: said until the cancel has gone through.
+CANCELLING_MESSAGES = {
+    SyncOutcome.FORGED: (
+        "결제 금액이 주문 금액과 달라 결제를 취소하고 있습니다. 취소가 끝나면 다시 시도해 주세요."
+    ),
+    SyncOutcome.DUPLICATE: "이미 처리된 주문이라 이번 결제를 취소하고 있습니다.",
+    SyncOutcome.UNFULFILLABLE: "결제 중에 상품이 품절되어 결제를 취소하고 있습니다. 죄송합니다.",
+}
+MANUAL_REFUND_MESSAGE = (
+    "이미 처리된 주문입니다. 입금하신 금액은 상점에서 확인한 뒤 환불해 드립니다."
+)
 
 _OUTCOME_OF_VERDICT = {
     Verdict.FORGED: SyncOutcome.FORGED,
@@ -114,13 +135,39 @@ def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult
     result, cancel_verdict, superseded = _apply(remote, order)
     for other in superseded:
         cancel_superseded(other)
+    cancel_error = None
     if cancel_verdict is not None:
-        cancel_rejected_payment(result.payment, remote, CANCEL_REASONS[cancel_verdict])
+        try:
+            cancel_rejected_payment(result.payment, remote, CANCEL_REASONS[cancel_verdict])
+        except IamportError as exc:  # the claim is released: the next sync_payments run retries
+            logger.error("payment %s: cancel failed: %s", remote.imp_uid, exc.message)
+            cancel_error = exc
     if cancel_verdict is not None or superseded:
+        payment = _fresh(result.payment)
         result = SyncResult(
-            result.outcome, result.message, Order.objects.get(pk=order.pk), _fresh(result.payment)
+            result.outcome,
+            _refusal_message(result.outcome, payment) or result.message,
+            Order.objects.get(pk=order.pk),
+            payment,
+            cancel_error,
         )
     return result
+
+
+def _holds_money(payment: Payment) -> bool:
+    """Whether Iamport still holds something of a refused payment (money, an open account)."""
+    if payment.status == Payment.Status.PAID:
+        return payment.refundable_amount > 0
+    return payment.status == Payment.Status.READY and bool(payment.vbank_num)
+
+
+def _refusal_message(outcome: SyncOutcome, payment: Payment | None) -> str | None:
+    """For a refused payment, "cancelled" only once it is; until then, "being cancelled"."""
+    if outcome not in CANCELLING_MESSAGES or payment is None or not _holds_money(payment):
+        return None
+    if MANUAL_REFUND_NOTE in payment.verdict_reason:
+        return MANUAL_REFUND_MESSAGE
+    return CANCELLING_MESSAGES[outcome]
 
 
 def payment_sync_order(*, order: Order) -> SyncResult | None:
@@ -165,9 +212,7 @@ def _apply(
             if is_behind(remote, payment):
                 logger.info("payment %s: ignoring a stale %s reply", payment.imp_uid, remote.status)
                 return _current(order, payment), None, []
-            for name, value in record_fields(remote).items():
-                setattr(payment, name, value)
-            payment.save()
+            copy_reply(payment, remote)
 
         superseded: list[Payment] = []
         outcome, verdict_to_cancel = _decide(remote, order, payment, superseded)
@@ -339,7 +384,9 @@ def _current(order: Order, payment: Payment) -> SyncResult:
         outcome = _current_outcome(order.status)
     else:
         outcome = SyncOutcome.NOT_PAID
-    return SyncResult(outcome, MESSAGES[outcome], order, payment)
+    return SyncResult(
+        outcome, _refusal_message(outcome, payment) or MESSAGES[outcome], order, payment
+    )
 
 
 def _message(outcome: SyncOutcome, remote: IamportPayment, order: Order) -> str:

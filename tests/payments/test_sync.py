@@ -398,16 +398,21 @@ def test_a_forged_payment_whose_cancel_failed_is_cancelled_on_the_next_delivery(
     payment = iamport.payment(order.merchant_uid, amount=100)
     iamport.rsps.post(API + "payments/cancel", body=requests.ConnectionError("down"))
 
-    with pytest.raises(IamportUnavailable):
-        payment_sync(imp_uid=IMP)
+    result = payment_sync(imp_uid=IMP)
 
+    assert isinstance(result.cancel_error, IamportUnavailable)
+    assert result.outcome == SyncOutcome.FORGED
+    assert "취소하고 있습니다" in result.message  # not "cancelled" while Iamport holds the money
     assert Payment.objects.get().cancel_requested_at is None  # the claim was released
     iamport.rsps.reset()
     iamport.rsps.post(API + "users/getToken", json=load_fixture("token"))
     iamport.payment(order.merchant_uid, amount=100)
     iamport.cancel_ok(payment, 100)
 
-    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.FORGED
+    retried = payment_sync(imp_uid=IMP)
+    assert retried.outcome == SyncOutcome.FORGED
+    assert retried.cancel_error is None
+    assert "취소했습니다" in retried.message
     assert Payment.objects.get().status == "cancelled"
     assert Refund.objects.get().amount == 100
 
@@ -416,9 +421,9 @@ def test_refused_credentials_while_cancelling_release_the_claim(iamport, order):
     iamport.payment(order.merchant_uid, amount=100)
     iamport.rsps.post(API + "payments/cancel", status=401, json=load_fixture("unauthorized"))
 
-    with pytest.raises(IamportAuthError):
-        payment_sync(imp_uid=IMP)
+    result = payment_sync(imp_uid=IMP)
 
+    assert isinstance(result.cancel_error, IamportAuthError)
     assert Payment.objects.get().cancel_requested_at is None
 
 

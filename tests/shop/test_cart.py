@@ -135,6 +135,21 @@ def test_add_may_return_to_a_safe_next_page_only(client, product_factory):
     assert away.url == reverse("shop:cart")
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["abc", "shop:cart", "//evil.example/", "/\\evil.example", "javascript:alert(1)", "https:x"],
+)
+def test_a_next_that_is_not_a_path_on_this_site_goes_to_the_cart(client, product_factory, target):
+    product = product_factory()
+
+    response = client.post(
+        reverse("shop:cart_add", args=[product.pk]), {"quantity": "1", "next": target}
+    )
+
+    assert response.status_code == 302
+    assert response.url == reverse("shop:cart")
+
+
 # --- update / remove ---------------------------------------------------------------------
 
 

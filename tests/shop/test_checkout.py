@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from shop import services
@@ -110,6 +111,23 @@ def test_success_clears_the_cart_and_remembers_the_order(
     assert client.session["shop_orders"] == [second, first]
     listing = client.get(reverse("shop:order_list")).content.decode()
     assert first in listing and second in listing
+
+
+def test_placing_an_order_gives_the_browser_a_new_session_key(
+    client, coffee, add_to_cart, checkout_data
+):
+    add_to_cart(client, coffee)
+    planted = client.session.session_key  # e.g. fixed by someone else before the buyer came
+
+    client.post(CHECKOUT, checkout_data)
+
+    order = Order.objects.get()
+    assert client.session.session_key != planted
+    assert client.session["shop_orders"] == [order.merchant_uid]
+    intruder = Client()
+    intruder.cookies["sessionid"] = planted
+    page = intruder.get(order.get_absolute_url()).content.decode()
+    assert "buyer@example.com" not in page
 
 
 def test_more_than_the_stock_left_is_refused_and_nothing_is_created(

@@ -75,14 +75,29 @@ def test_a_stranger_gets_no_pay_button_since_it_carries_the_buyers_details(order
     assert "주문하신 브라우저에서" in html
 
 
-def test_staff_see_the_full_details(client, order, django_user_model):
+def test_staff_allowed_to_view_orders_see_the_full_details(client, order, django_user_model):
+    from django.contrib.auth.models import Permission
+
     staff = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_order"))
     client.force_login(staff)
 
     html = client.get(order.get_absolute_url()).content.decode()
 
     for secret in BUYER_SECRETS:
         assert secret in html
+
+
+def test_staff_without_the_order_view_permission_see_masked_details(
+    client, order, django_user_model
+):
+    staff = django_user_model.objects.create_user("editor", password="pw", is_staff=True)
+    client.force_login(staff)
+
+    html = client.get(order.get_absolute_url()).content.decode()
+
+    for secret in BUYER_SECRETS:
+        assert secret not in html
 
 
 def test_the_signed_in_owner_sees_the_full_details_from_another_browser(order, django_user_model):
