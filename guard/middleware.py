@@ -1,6 +1,6 @@
 """Requests that no view should ever see: refused at the door with a 4xx.
 
-- a NUL character in the path, the query string or a form body (PostgreSQL cannot store or
+- a NUL character in the path, the query string or a form field (PostgreSQL cannot store or
   even compare text holding one, so it would surface as a database error);
 - a body over DATA_UPLOAD_MAX_MEMORY_SIZE that is not a file upload: 413, before it is read.
 """
@@ -12,6 +12,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 
 NUL_MESSAGE = "Bad request: NUL characters are not accepted (잘못된 요청입니다)."
 TOO_BIG_MESSAGE = "Request body too large (요청 본문이 너무 큽니다)."
@@ -20,6 +21,25 @@ TOO_BIG_MESSAGE = "Request body too large (요청 본문이 너무 큽니다)."
 def _has_nul(raw: bytes | str) -> bool:
     data = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw
     return b"\x00" in data or b"\x00" in unquote_to_bytes(data)
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _form_has_nul(request: HttpRequest) -> bool:
+    """A NUL in a form field's name or value (the CSRF check parses the form anyway)."""
+    if request.content_type not in FORM_TYPES:
+        return False
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None or _declared_length(request) <= limit:
+        # Read the raw body first: the form is then parsed from memory and `request.body`
+        # stays readable for a view that keeps it (the webhook stores what arrived).
+        request.body  # noqa: B018
+    try:
+        fields = request.POST.lists()
+    except MultiPartParserError:
+        return False  # unreadable: the view answers it
+    return any("\x00" in name or any("\x00" in v for v in values) for name, values in fields)
 
 
 def _declared_length(request: HttpRequest) -> int:
@@ -45,8 +65,7 @@ def reject_malformed_requests(
         is_upload = request.content_type == "multipart/form-data"
         if limit is not None and not is_upload and _declared_length(request) > limit:
             return _refusal(413, TOO_BIG_MESSAGE)
-        is_form = request.content_type == "application/x-www-form-urlencoded"
-        if request.method == "POST" and is_form and _has_nul(request.body):
+        if request.method == "POST" and _form_has_nul(request):
             return _refusal(400, NUL_MESSAGE)
         return get_response(request)
 
