@@ -308,6 +308,9 @@ TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0)
 # Behind a proxy that terminates TLS and sets X-Forwarded-Proto, let Django see https.
 if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Mail to buyers goes through an outbox (shop.mail). With debug on it is sent right after the
+# commit; in production by the worker step (`sync_payments`), never on a request's path.
+SHOP_MAIL_SEND_NOW = env_bool("SHOP_MAIL_SEND_NOW", default=DEBUG)
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_TIMEOUT = env_float("DJANGO_EMAIL_TIMEOUT", 10.0)  # seconds; SMTP has none by default
 EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
@@ -315,4 +318,5 @@ EMAIL_PORT = int(env_float("DJANGO_EMAIL_PORT", 25))
 EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", default=False)
+EMAIL_FILE_PATH = env_str("DJANGO_EMAIL_FILE_PATH") or None  # for the file-based backend
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "shop@localhost")

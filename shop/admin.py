@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
-from shop.models import Order, OrderLine, Product
+from shop.models import Order, OrderLine, OutgoingMail, Product
 from shop.selectors import pay_method_label
 from shop.templatetags.shop_tags import won as won_text
 
@@ -362,3 +362,64 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="갱신일시", ordering="updated_at")
     def updated_display(self, order: Order) -> str:
         return local_datetime(order.updated_at)
+
+
+MAIL_STATUS_COLOURS = {
+    OutgoingMail.Status.PENDING: AMBER,
+    OutgoingMail.Status.SENT: GREEN,
+    OutgoingMail.Status.FAILED: RED,
+}
+
+
+@admin.register(OutgoingMail)
+class OutgoingMailAdmin(admin.ModelAdmin):
+    """The outbox: what was (or will be) mailed to buyers, read-only; a failed mail can be put
+    back in the queue."""
+
+    list_display = ["created_display", "key", "to", "status_badge", "attempts", "sent_display"]
+    list_filter = ["status"]
+    search_fields = ["key", "to", "order__merchant_uid"]
+    list_select_related = ["order"]
+    readonly_fields = [
+        "key",
+        "order",
+        "to",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+    ]
+    actions = ["send_again"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="작성일시", ordering="created_at")
+    def created_display(self, mail: OutgoingMail) -> str:
+        return local_datetime(mail.created_at)
+
+    @admin.display(description="발송일시", ordering="sent_at")
+    def sent_display(self, mail: OutgoingMail) -> str:
+        return local_datetime(mail.sent_at)
+
+    @admin.display(description="상태", ordering="status")
+    def status_badge(self, mail: OutgoingMail) -> str:
+        return badge(mail.get_status_display(), MAIL_STATUS_COLOURS[mail.status])
+
+    @admin.action(description="선택한 메일을 다시 발송 대기열에 넣기", permissions=["change"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[OutgoingMail]) -> None:
+        count = queryset.exclude(status=OutgoingMail.Status.SENT).update(
+            status=OutgoingMail.Status.PENDING, next_attempt_at=timezone.now(), attempts=0
+        )
+        self.message_user(
+            request,
+            f"{count}통을 다음 발송 때 다시 보냅니다 (이미 발송된 메일은 제외).",
+            messages.INFO,
+        )

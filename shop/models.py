@@ -145,3 +145,40 @@ class OrderLine(models.Model):
     @property
     def line_total(self) -> int:
         return self.unit_price * self.quantity
+
+
+class OutgoingMail(models.Model):
+    """A mail to a buyer, written in the same transaction as the change it reports.
+
+    So it is never lost (the process may die right after the commit) and never sent for a
+    change that was rolled back; `key` makes each mail exist once. Sent after commit in debug,
+    otherwise by the worker step (`manage.py sync_payments`), off every request's path.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "발송 대기"
+        SENT = "sent", "발송 완료"
+        FAILED = "failed", "발송 실패 (재시도 중단)"
+
+    key = models.CharField("식별 키", max_length=100, unique=True)
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="mails"
+    )
+    to = models.EmailField("받는 사람", max_length=254)
+    subject = models.CharField("제목", max_length=255)
+    body = models.TextField("본문")
+    status = models.CharField("상태", max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField("발송 시도", default=0)
+    last_error = models.CharField("마지막 오류", max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField("다음 시도", default=timezone.now)
+    created_at = models.DateTimeField("작성일시", auto_now_add=True)
+    sent_at = models.DateTimeField("발송일시", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "발송 메일"
+        verbose_name_plural = "발송 메일"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="mail_due")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.to}"

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
+from shop.mail import absolute_url, mail_enqueue
 from shop.models import Order, OrderLine, Product
 
 logger = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ def order_mark_paid(*, order: Order, paid_at: datetime | None = None) -> Order:
         order.save(
             update_fields=["status", "status_message", "stock_taken", "paid_at", "updated_at"]
         )
-        transaction.on_commit(lambda: _send_paid_mail(order.pk))
+        _enqueue_paid_mail(order)
     return order
 
 
@@ -274,21 +273,18 @@ def order_record_refund(*, order: Order, refunded_total: int) -> Order:
     return order
 
 
-def _send_paid_mail(order_id: int) -> None:
-    order = Order.objects.get(pk=order_id)
-    url = reverse("shop:order_detail", args=[order.merchant_uid])
-    try:
-        send_mail(
-            subject=f"[{settings.SHOP_NAME}] 결제가 완료되었습니다 ({order.merchant_uid})",
-            message=(
-                f"{order.buyer_name}님, 주문해 주셔서 감사합니다.\n\n"
-                f"주문번호: {order.merchant_uid}\n"
-                f"상품: {order.name}\n"
-                f"결제 금액: {order.amount:,}원\n\n"
-                f"주문 내역: {url}\n"
-            ),
-            from_email=None,
-            recipient_list=[order.buyer_email],
-        )
-    except Exception:  # a mail outage must not undo a payment that is already committed
-        logger.exception("order %s: could not send the payment confirmation", order.merchant_uid)
+def _enqueue_paid_mail(order: Order) -> None:
+    """The payment confirmation, written to the outbox in the payment's transaction."""
+    mail_enqueue(
+        key=f"order_paid:{order.pk}",
+        to=order.buyer_email,
+        subject=f"[{settings.SHOP_NAME}] 결제가 완료되었습니다 ({order.merchant_uid})",
+        body=(
+            f"{order.buyer_name}님, 주문해 주셔서 감사합니다.\n\n"
+            f"주문번호: {order.merchant_uid}\n"
+            f"상품: {order.name}\n"
+            f"결제 금액: {order.amount:,}원\n\n"
+            f"주문 내역: {absolute_url(order.get_absolute_url())}\n"
+        ),
+        order=order,
+    )

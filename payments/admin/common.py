@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 REFUND_PERMISSION = "payments.refund_payment"
 # Re-syncing can move an order (paid, refunded, cancelled), as a webhook would.
 RESYNC_PERMISSION = "shop.change_order"
-DUPLICATE_REFUND_MESSAGE = "이미 처리된 환불 요청입니다 (중복 제출). 아무것도 바꾸지 않았습니다."
 
 PAYMENT_STATUS_COLOURS = {
     Payment.Status.READY: AMBER,

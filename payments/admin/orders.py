@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from payments.admin.common import (
-    DUPLICATE_REFUND_MESSAGE,
     can_refund,
     can_resync,
     payment_link,
@@ -34,6 +33,7 @@ from payments.services import (
     payment_sync_order,
     refundable_payment,
 )
+from payments.services.refunds import already_requested_message, refund_for_request
 from shop.admin import OrderAdmin, won
 from shop.models import Order
 
@@ -167,11 +167,11 @@ class PaymentOrderAdmin(OrderAdmin):
             raise PermissionDenied
 
         # Checked before anything else so that a repeated submit is named as such, even when
-        # the first one has already refunded everything.
-        submitted_key = request.POST.get("request_key", "") if request.method == "POST" else ""
-        if submitted_key and Refund.objects.filter(request_key=submitted_key).exists():
-            self.message_user(request, DUPLICATE_REFUND_MESSAGE, messages.WARNING)
-            return redirect("admin:shop_order_change", order.pk)
+        # the first one has already refunded everything, and says what became of the first.
+        if request.method == "POST":
+            repeated = self._repeated_refund_submit(request, request.POST.get("request_key", ""))
+            if repeated:
+                return redirect("admin:shop_order_change", order.pk)
 
         payment = self._refundable_payment_or_message(request, order)
         if payment is None:
@@ -196,8 +196,8 @@ class PaymentOrderAdmin(OrderAdmin):
                 user=request.user,
                 refund_account=form.refund_account_details(),
             )
-        except RefundAlreadyRequested:
-            self.message_user(request, DUPLICATE_REFUND_MESSAGE, messages.WARNING)
+        except RefundAlreadyRequested as exc:
+            self.message_user(request, str(exc), messages.WARNING)
             return redirect("admin:shop_order_change", order.pk)
         except RefundError as exc:
             self.message_user(request, str(exc), messages.ERROR)
@@ -211,6 +211,24 @@ class PaymentOrderAdmin(OrderAdmin):
             messages.SUCCESS,
         )
         return redirect("admin:shop_order_change", order.pk)
+
+    def _repeated_refund_submit(self, request: HttpRequest, request_key: str) -> bool:
+        """True (and the admin told what became of it) when this form was submitted before."""
+        try:
+            earlier = refund_for_request(request_key=request_key)
+        except IamportError as exc:
+            self.message_user(
+                request,
+                "이미 제출된 환불 요청입니다. "
+                f"결과를 아임포트에서 확인하지 못했습니다 — {exc.message}",
+                messages.ERROR,
+            )
+            return True
+        if earlier is None:
+            return False
+        level = messages.WARNING if earlier.status != Refund.Status.FAILED else messages.ERROR
+        self.message_user(request, already_requested_message(earlier), level)
+        return True
 
     def _refundable_payment_or_message(self, request: HttpRequest, order: Order) -> Payment | None:
         if not order.is_refundable:

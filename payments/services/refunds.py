@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from payments.client import (
     IamportError,
@@ -13,7 +15,9 @@ from payments.client import (
     IamportRejected,
     get_client,
 )
+from payments.locks import lock_order
 from payments.models import Payment, Refund
+from payments.services.cancels import claim_ttl
 from payments.services.records import cancellation_fields, store_reply
 from payments.services.sync import payment_sync
 from shop import services as shop_services
@@ -29,10 +33,69 @@ class RefundError(Exception):
 
 
 class RefundAlreadyRequested(RefundError):
-    pass
+    """The submitted form has been used before; the message says what became of it."""
+
+    def __init__(self, message: str, *, refund: Refund | None = None) -> None:
+        super().__init__(message)
+        self.refund = refund
 
 
-ALREADY_REQUESTED = "이미 처리된 환불 요청입니다 (중복 제출)."
+IN_FLIGHT = (Refund.Status.REQUESTED, Refund.Status.UNKNOWN)
+REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
+NOT_IN_HISTORY = "아임포트의 취소 내역에 없어 환불되지 않은 것으로 확인했습니다."
+
+
+def already_requested_message(refund: Refund | None) -> str:
+    """What a repeated submit of a refund form is told: what really happened to the first."""
+    if refund is None or refund.status == Refund.Status.SUCCEEDED:
+        amount = f": {refund.amount:,}원이 환불되었습니다" if refund is not None else ""
+        return f"이미 처리된 환불 요청입니다{amount}. 다시 환불하지 않았습니다."
+    if refund.status == Refund.Status.FAILED:
+        return (
+            f"이 환불 요청은 환불되지 않았습니다 ({refund.message or '거절됨'}). "
+            "다시 환불하려면 환불 양식을 새로 열어 주세요."
+        )
+    return "이 환불 요청은 아직 처리 중입니다. 잠시 뒤 주문을 다시 열어 결과를 확인해 주세요."
+
+
+def refund_for_request(*, request_key: str) -> Refund | None:
+    """The refund an already submitted form made (None for a fresh or malformed key), settled
+    first if the request that made it may have died."""
+    if not REQUEST_KEY.fullmatch(request_key or ""):
+        return None
+    refund = Refund.objects.select_related("payment").filter(request_key=request_key).first()
+    return refund_settle(refund=refund) if refund is not None else None
+
+
+def refund_settle(*, refund: Refund) -> Refund:
+    """Decide a refund left "requested" or "unknown" by a request that died or lost its answer.
+
+    Iamport's cancel history is the truth: the payment is re-read (the sync matches the refund
+    to its cancel). Once no request can still be waiting on Iamport for it (the claim time of a
+    request's budget has passed), a refund still unmatched was not applied. Raises IamportError
+    when Iamport cannot be asked; the refund then stays as it is.
+    """
+    if refund.status not in IN_FLIGHT or timezone.now() - refund.created_at < claim_ttl():
+        return refund
+    payment_sync(imp_uid=refund.payment.imp_uid)
+    with transaction.atomic():
+        lock_order(refund.payment.order_id)  # as the sync, which may match it meanwhile
+        Refund.objects.filter(pk=refund.pk, status__in=IN_FLIGHT).update(
+            status=Refund.Status.FAILED, message=NOT_IN_HISTORY
+        )
+    refund.refresh_from_db()
+    logger.info("refund %s of %s settled: %s", refund.pk, refund.payment.imp_uid, refund.status)
+    return refund
+
+
+def refunds_in_flight() -> list[Refund]:
+    """Refunds whose requests ended without an answer, oldest first (for reconciliation)."""
+    cutoff = timezone.now() - claim_ttl()
+    return list(
+        Refund.objects.select_related("payment")
+        .filter(status__in=IN_FLIGHT, created_at__lt=cutoff)
+        .order_by("created_at", "id")
+    )
 
 
 def refundable_payment(order: Order) -> Payment | None:
@@ -63,8 +126,9 @@ def payment_refund(
     figure differs (a refund made elsewhere, a stale screen). `request_key` identifies one
     submitted form: submitting it again raises RefundAlreadyRequested instead of refunding twice.
     """
-    if Refund.objects.filter(request_key=request_key).exists():
-        raise RefundAlreadyRequested(ALREADY_REQUESTED)
+    earlier = Refund.objects.filter(request_key=request_key).first()
+    if earlier is not None:
+        raise RefundAlreadyRequested(already_requested_message(earlier), refund=earlier)
     reason = reason.strip()
     if not reason:
         raise RefundError("환불 사유를 입력해 주세요.")
@@ -91,7 +155,8 @@ def payment_refund(
                 requested_by=user if user is not None and user.is_authenticated else None,
             )
     except IntegrityError:
-        raise RefundAlreadyRequested(ALREADY_REQUESTED) from None
+        earlier = Refund.objects.filter(request_key=request_key).first()
+        raise RefundAlreadyRequested(already_requested_message(earlier), refund=earlier) from None
 
     try:
         updated = get_client().cancel(

@@ -150,3 +150,86 @@ def test_a_sold_out_payment_whose_cancel_failed_is_cancelled_on_the_next_run(
 
     assert "retried 1 refused payments still holding money" in out
     assert len(iamport.calls("POST", "payments/cancel")) == 1
+
+
+# --- one run at a time, worker mode -------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_second_run_while_one_is_in_progress_does_nothing(iamport, order_factory):
+    import threading
+
+    from django.db import connection
+
+    from guard.locks import exclusive
+
+    order_factory()
+    holding, release = threading.Event(), threading.Event()
+
+    def other_machine():
+        try:
+            with exclusive("sync_payments") as acquired:
+                assert acquired
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_machine)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        out, _ = run()
+    finally:
+        release.set()
+        thread.join(10)
+
+    assert out.strip() == "another sync_payments run is in progress: nothing done"
+    assert not iamport.rsps.calls  # not one order looked up twice
+    again, _ = run()
+    assert "checked 1 open orders" in again
+
+
+def test_worker_mode_runs_until_told_to_stop(monkeypatch, db):
+    import os
+    import signal
+
+    from payments.management.commands import sync_payments
+
+    runs = []
+
+    def run_once(self, **kwargs):
+        runs.append(kwargs)
+        if len(runs) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a platform stopping the worker
+
+    monkeypatch.setattr(sync_payments.Command, "run_once", run_once)
+    before = signal.getsignal(signal.SIGTERM)
+
+    out, _ = run("--every", "1", "--days", "3")
+
+    assert runs == [{"days": 3, "merchant_uid": None}] * 2
+    assert "stopped after the run in progress" in out
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize("args", [["--every", "0"], ["--merchant-uid", "o1\x00; DROP"]])
+def test_bad_arguments_are_refused(db, args):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError):
+        run(*args)
+
+
+def test_due_mail_is_sent_by_the_run(order_factory, settings, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from shop import services
+
+    settings.SHOP_MAIL_SEND_NOW = False
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_mark_paid(order=order_factory())
+    assert mail.outbox == []
+
+    out, _ = run()
+
+    assert "sent 1 mails, 0 failed" in out
+    assert len(mail.outbox) == 1

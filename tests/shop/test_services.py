@@ -175,7 +175,7 @@ def test_the_paid_mail_goes_out_once_after_commit(
 
 def test_a_mail_outage_does_not_undo_the_payment(order_factory, django_capture_on_commit_callbacks):
     with (
-        mock.patch("shop.services.send_mail", side_effect=OSError("smtp down")),
+        mock.patch("shop.mail.send_mail", side_effect=OSError("smtp down")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         order = order_mark_paid(order=order_factory())

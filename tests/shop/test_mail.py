@@ -1,0 +1,156 @@
+"""Mail through the outbox: written with the payment, sent once, off the request's path."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from shop import services
+from shop.mail import MAX_ATTEMPTS, mail_send_due
+from shop.models import OutgoingMail
+
+
+@pytest.fixture
+def in_production(settings):
+    settings.SHOP_MAIL_SEND_NOW = False
+
+
+def paid(order_factory, capture):
+    with capture(execute=True):
+        return services.order_mark_paid(order=order_factory())
+
+
+def test_paying_writes_the_mail_and_sends_nothing_in_the_request(
+    order_factory, django_capture_on_commit_callbacks, in_production
+):
+    order = paid(order_factory, django_capture_on_commit_callbacks)
+
+    outbox = OutgoingMail.objects.get()
+    assert (outbox.key, outbox.status, outbox.to) == (
+        f"order_paid:{order.pk}",
+        "pending",
+        "buyer@example.com",
+    )
+    assert mail.outbox == []
+
+
+def test_the_worker_sends_each_mail_once(
+    order_factory, django_capture_on_commit_callbacks, in_production
+):
+    paid(order_factory, django_capture_on_commit_callbacks)
+
+    first, second = mail_send_due(), mail_send_due()
+
+    assert (first.sent, first.failed, second.sent) == (1, 0, 0)
+    assert len(mail.outbox) == 1
+    assert OutgoingMail.objects.get().status == "sent"
+
+
+def test_the_mail_links_to_the_order_on_the_public_address(
+    order_factory, django_capture_on_commit_callbacks, in_production, settings
+):
+    settings.SHOP_BASE_URL = "https://shop.example.com"
+    order = paid(order_factory, django_capture_on_commit_callbacks)
+
+    mail_send_due()
+
+    assert f"https://shop.example.com/orders/{order.merchant_uid}/" in mail.outbox[0].body
+
+
+def test_with_debug_on_it_is_sent_right_after_the_commit(
+    order_factory, django_capture_on_commit_callbacks, settings
+):
+    settings.SHOP_MAIL_SEND_NOW = True
+
+    paid(order_factory, django_capture_on_commit_callbacks)
+
+    assert len(mail.outbox) == 1
+    assert OutgoingMail.objects.get().status == "sent"
+
+
+def test_a_rolled_back_payment_leaves_no_mail(order_factory, in_production):
+    order = order_factory()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.order_mark_paid(order=order)
+        raise RuntimeError("the payment's transaction failed")
+
+    assert not OutgoingMail.objects.exists()
+
+
+def test_a_failed_send_is_retried_later_then_given_up(
+    order_factory, django_capture_on_commit_callbacks, in_production
+):
+    paid(order_factory, django_capture_on_commit_callbacks)
+
+    with mock.patch("shop.mail.send_mail", side_effect=OSError("smtp down")):
+        assert mail_send_due().failed == 1
+        assert mail_send_due().failed == 0  # not due again yet
+        outbox = OutgoingMail.objects.get()
+        assert (outbox.status, outbox.attempts) == ("pending", 1)
+        assert outbox.next_attempt_at > timezone.now() + timedelta(seconds=50)
+        assert "smtp down" in outbox.last_error
+        for _ in range(MAX_ATTEMPTS - 1):
+            OutgoingMail.objects.update(next_attempt_at=timezone.now())
+            mail_send_due()
+
+    outbox.refresh_from_db()
+    assert (outbox.status, outbox.attempts) == ("failed", MAX_ATTEMPTS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hanging_mail_server_does_not_hold_the_webhook(iamport, order_factory, settings):
+    """The buyer's browser and Iamport's webhook never wait on SMTP in production."""
+    from django.test import Client
+
+    settings.SHOP_MAIL_SEND_NOW = False
+    order = order_factory()
+    iamport.payment(order.merchant_uid)
+
+    with mock.patch("shop.mail.send_mail", side_effect=AssertionError("sent in the request")):
+        reply = Client().post(
+            "/payments/webhook/",
+            json.dumps({"imp_uid": "imp_123456789012"}),
+            content_type="application/json",
+        )
+
+    assert reply.status_code == 200
+    assert OutgoingMail.objects.get().status == "pending"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_a_mail_once(order_factory, settings):
+    settings.SHOP_MAIL_SEND_NOW = False
+    services.order_mark_paid(order=order_factory())
+    sending, release = threading.Event(), threading.Event()
+    sent = []
+
+    def slow_send(subject, body, from_email, to):
+        sent.append(to)
+        sending.set()
+        release.wait(10)
+
+    def worker():
+        try:
+            mail_send_due()
+        finally:
+            connection.close()
+
+    with mock.patch("shop.mail.send_mail", side_effect=slow_send):
+        first = threading.Thread(target=worker)
+        first.start()
+        assert sending.wait(10)
+        second = mail_send_due()  # the first worker holds the row: skipped, not waited for
+        release.set()
+        first.join(10)
+
+    assert second.sent == 0
+    assert len(sent) == 1
+    assert OutgoingMail.objects.get().status == "sent"
