@@ -66,6 +66,22 @@ def _prepare() -> None:
     connections.close_all()
 
 
+def _notices() -> list[str]:
+    """Settings that are allowed but that a merchant going live most likely did not mean."""
+    from django.conf import settings
+
+    notices = [
+        "uploaded product images (/media/) are served by the reverse proxy in front "
+        f"(README, Going live, step 3), from {settings.MEDIA_ROOT}"
+    ]
+    if settings.EMAIL_BACKEND.endswith(("console.EmailBackend", "locmem.EmailBackend")):
+        notices.append(
+            f"mail is not delivered: DJANGO_EMAIL_BACKEND is {settings.EMAIL_BACKEND} "
+            "(set the SMTP backend and DJANGO_EMAIL_HOST, see .env.example)"
+        )
+    return notices
+
+
 def gunicorn_argv() -> list[str]:
     workers = os.environ.get("GUNICORN_WORKERS") or str(2 * (os.cpu_count() or 1) + 1)
     threads = os.environ.get("GUNICORN_THREADS") or "4"
@@ -107,7 +123,13 @@ def main() -> None:
     except CannotServe as exc:
         print(f"make serve: {exc}", file=sys.stderr)
         sys.exit(2)
-    print(f"make serve: starting {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+    for notice in _notices():
+        print(f"make serve: note: {notice}", file=sys.stderr)
+    print(f"make serve: starting {' '.join(argv[1:])}", file=sys.stderr)
+    # exec replaces the process without flushing: what migrate and collectstatic printed would
+    # be lost whenever the output is a file or a pipe (systemd, a container's log).
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execv(argv[0], argv)  # noqa: S606 (a fixed program with arguments built above)
 
 

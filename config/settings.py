@@ -268,9 +268,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"debug_off": {"()": "django.utils.log.RequireDebugFalse"}},
+    "filters": {
+        "debug_off": {"()": "django.utils.log.RequireDebugFalse"},
+        "one_line_warning": {"()": "config.logs.OneLineWarning"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # A request for a host we do not serve (scanners, a probe by IP) is the caller's
+        # mistake: one line, not an error with a traceback.
+        "console_one_line": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["one_line_warning"],
+        },
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
             "level": "ERROR",
@@ -284,6 +294,11 @@ LOGGING = {
             "propagate": False,
         },
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.security.DisallowedHost": {
+            "handlers": ["console_one_line"],
+            "level": "WARNING",
+            "propagate": False,
+        },
         "payments": {"handlers": ["console"], "level": env_str("PAYMENTS_LOG_LEVEL", "INFO")},
         "shop": {"handlers": ["console"], "level": "INFO"},
         "sandbox": {"handlers": ["console"], "level": "INFO"},

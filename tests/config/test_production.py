@@ -196,3 +196,33 @@ def test_a_bad_worker_count_is_named(monkeypatch):
 
 def test_the_production_settings_load_with_everything_configured():
     assert load_settings(**STRONG).returncode == 0
+
+
+def test_a_request_for_a_foreign_host_is_one_warning_line_not_an_error():
+    code = """
+import django
+django.setup()
+from django.test import Client
+response = Client().get("/", HTTP_HOST="10.0.0.5:8000")
+print(response.status_code)
+"""
+    result = run_python(code, **STRONG)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "400"
+    assert "WARNING django.security.DisallowedHost: Invalid HTTP_HOST header" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ERROR" not in result.stderr
+
+
+def test_serve_notes_what_a_merchant_most_likely_did_not_mean():
+    code = (
+        "import os, django; os.environ['DJANGO_EMAIL_BACKEND'] = "
+        "'django.core.mail.backends.console.EmailBackend'; django.setup(); "
+        "from config.serve import _notices; print('\\n'.join(_notices()))"
+    )
+
+    result = run_python(code, **STRONG)
+
+    assert "mail is not delivered" in result.stdout
+    assert "/media/" in result.stdout
