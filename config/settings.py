@@ -8,6 +8,7 @@ With DJANGO_DEBUG off, missing secrets stop start-up instead of falling back to 
 from __future__ import annotations
 
 import os
+import re
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -65,6 +66,11 @@ IAMPORT_WEBHOOK_SENDER_IPS = env_list(
 # endpoint is unauthenticated (V1 has no signature), so a flood is stopped before it is stored
 # or costs an Iamport lookup.
 IAMPORT_WEBHOOK_RATE = env_str("IAMPORT_WEBHOOK_RATE", "60/60")
+if not re.fullmatch(r"\d+/[1-9]\d*", IAMPORT_WEBHOOK_RATE):
+    raise ImproperlyConfigured(
+        f"IAMPORT_WEBHOOK_RATE must look like 60/60 (requests/seconds), got "
+        f"{IAMPORT_WEBHOOK_RATE!r}."
+    )
 # Bytes of a webhook body accepted (Iamport's are a few hundred); larger ones get 413.
 IAMPORT_WEBHOOK_MAX_BODY = env_int("IAMPORT_WEBHOOK_MAX_BODY", 10_000)
 

@@ -154,3 +154,10 @@ def test_manage_py_assumes_nothing_where_a_secret_key_is_configured():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[:2] == ["False", "False"]
+
+
+def test_a_malformed_webhook_rate_stops_start_up():
+    result = load_settings(**{**FULL, "IAMPORT_WEBHOOK_RATE": "lots"})
+
+    assert result.returncode != 0
+    assert "IAMPORT_WEBHOOK_RATE must look like 60/60" in result.stderr
