@@ -7,6 +7,7 @@ answered with a redirect (POST-redirect-GET); outcomes reach the buyer as Django
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,9 +24,15 @@ MY_ORDERS_SESSION_KEY = "shop_orders"
 MY_ORDERS_KEPT = 50
 
 
+PRODUCTS_PER_PAGE = 24
+ORDERS_PER_PAGE = 20
+
+
 @require_GET
 def product_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "shop/product_list.html", {"products": selectors.product_list()})
+    # get_page: a missing, malformed or out-of-range ?page= shows the first or last page.
+    page = Paginator(selectors.product_list(), PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "shop/product_list.html", {"page_obj": page})
 
 
 @require_GET
@@ -158,7 +165,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     orders = selectors.order_list_for_buyer(
         merchant_uids=request.session.get(MY_ORDERS_SESSION_KEY, []), user=request.user
     )
-    return render(request, "shop/order_list.html", {"orders": orders})
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "shop/order_list.html", {"page_obj": page})
 
 
 def _contents_with_notices(request: HttpRequest) -> CartContents:

@@ -56,7 +56,7 @@ def expect_sandbox_banner(page: Page) -> None:
 def place_order(page: Page, product, *, quantity: int = 1, pay_method: str = CARD) -> str:
     """Product page -> cart -> checkout as the buyer; returns the new order's merchant_uid.
 
-    Ends on the order page of the pending order.
+    Ends on the order page of the pending order, once its pay button is ready.
     """
     page.goto(product.get_absolute_url())
     page.locator("#quantity").fill(str(quantity))
@@ -64,7 +64,15 @@ def place_order(page: Page, product, *, quantity: int = 1, pay_method: str = CAR
     expect(page).to_have_url(re.compile(r"/cart/$"))
     page.get_by_role("link", name="주문하기").click()
     fill_checkout(page, pay_method=pay_method)
-    return order_page_merchant_uid(page)
+    merchant_uid = order_page_merchant_uid(page)
+    expect_pay_button_ready(page)
+    return merchant_uid
+
+
+def expect_pay_button_ready(page: Page) -> None:
+    """The Iamport script loads without blocking the page: pay.js enables the button only once
+    `window.IMP` exists, so anything that touches `window.IMP` waits for this first."""
+    expect(page.locator("#pay-button")).to_be_enabled()
 
 
 def fill_checkout(page: Page, *, pay_method: str) -> None:

@@ -44,7 +44,9 @@ TAMPER_WITH_AMOUNT = """amount => {
     return requestPay(param, callback);
   };
 }"""
-FORGERY_MESSAGE = "결제 금액이 주문 금액과 달라 결제를 취소했습니다"
+# "cancelled" once Iamport confirmed it; "being cancelled" while the webhook's request, which
+# crossed the browser's, is still cancelling it.
+FORGERY_MESSAGE = re.compile("결제 금액이 주문 금액과 달라 결제를 취소(했|하고 있)습니다")
 
 
 def _order(merchant_uid: str) -> Order:

@@ -132,7 +132,9 @@ def test_a_payable_order_has_the_pay_button_with_server_built_parameters(owner, 
     assert f'data-merchant-code="{settings.IAMPORT_MERCHANT_CODE}"' in html
     assert 'data-complete-url="/payments/complete/"' in html
     assert 'data-prepare-url="/payments/prepare/"' in html
-    assert f'<script src="{settings.IAMPORT_SCRIPT_URL}"></script>' in html
+    # Deferred, in this order: the Iamport SDK never blocks the page, and runs before pay.js.
+    sdk = html.index(f'<script src="{settings.IAMPORT_SCRIPT_URL}" defer></script>')
+    assert sdk < html.index('js/pay.js" defer></script>')
     assert html.index(settings.IAMPORT_SCRIPT_URL) < html.index("js/pay.js")
     assert "csrfmiddlewaretoken" in html
 

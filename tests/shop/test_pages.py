@@ -81,3 +81,44 @@ def test_no_sandbox_banner_when_the_sandbox_is_off(client, db):
 
     assert 'id="sandbox-banner"' not in html
     assert "SANDBOX" not in html
+
+
+# --- pagination ---------------------------------------------------------------------------
+def test_the_product_list_is_paginated(client, product_factory):
+    from shop.views import PRODUCTS_PER_PAGE
+
+    for number in range(PRODUCTS_PER_PAGE + 3):
+        product_factory(name=f"상품 {number:03d}")
+
+    first = client.get("/").content.decode()
+    second = client.get("/?page=2").content.decode()
+
+    assert first.count("data-product-id=") == PRODUCTS_PER_PAGE
+    assert second.count("data-product-id=") == 3
+    assert 'rel="next" href="?page=2"' in first
+    assert "2 / 2 페이지" in second
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "999", "1e9", "\u0661"])
+def test_an_odd_page_number_shows_a_page_not_an_error(client, product_factory, page):
+    product_factory()
+
+    response = client.get("/", {"page": page})
+
+    assert response.status_code == 200
+    assert 'class="product-card' in response.content.decode()
+
+
+def test_my_orders_are_paginated(client, order_factory):
+    from shop.views import ORDERS_PER_PAGE
+
+    orders = [order_factory() for _ in range(ORDERS_PER_PAGE + 1)]
+    session = client.session
+    session["shop_orders"] = [order.merchant_uid for order in orders]
+    session.save()
+
+    first = client.get("/orders/").content.decode()
+    second = client.get("/orders/?page=2").content.decode()
+
+    assert first.count('class="card order-list-item"') == ORDERS_PER_PAGE
+    assert second.count('class="card order-list-item"') == 1
