@@ -478,6 +478,6 @@ def get_client() -> IamportClient:
                 api_key=settings.IAMPORT_API_KEY,
                 api_secret=settings.IAMPORT_API_SECRET,
                 base_url=settings.IAMPORT_API_URL,
-                timeout=tuple(settings.IAMPORT_TIMEOUT),
+                timeout=(settings.IAMPORT_TIMEOUT[0], settings.IAMPORT_TIMEOUT[1]),
             )
         return client

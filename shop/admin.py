@@ -36,7 +36,7 @@ GREY, AMBER, GREEN, BLUE, PURPLE, RED = (
     "#c62828",
 )
 
-ORDER_STATUS_COLOURS = {
+ORDER_STATUS_COLOURS: dict[str, str] = {
     Order.Status.PENDING: GREY,
     Order.Status.AWAITING_DEPOSIT: AMBER,
     Order.Status.PAID: GREEN,
@@ -113,7 +113,7 @@ class ProductAdmin(admin.ModelAdmin):
     # stock only if it still holds the number the admin changed it from.
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "stock":
+        if db_field.name == "stock" and formfield is not None:
             # The page (change form and changelist alike) carries the stock it showed, in a
             # hidden "initial-…" input: on POST the form's own initial is re-read from the
             # database, so only the page can tell what the admin saw. `changed_data` then
@@ -135,7 +135,9 @@ class ProductAdmin(admin.ModelAdmin):
     def _save_stock(self, request: HttpRequest, obj: Product, form) -> bool:
         """Write the stock typed in if the row still holds the number shown; else say so."""
         shown = _stock_shown(form)
-        if Product.objects.filter(pk=obj.pk, stock=shown).update(stock=obj.stock):
+        if shown is not None and Product.objects.filter(pk=obj.pk, stock=shown).update(
+            stock=obj.stock
+        ):
             return True
         obj.refresh_from_db(fields=["stock"])
         self.message_user(
@@ -213,14 +215,13 @@ class OrderLineInline(ReadOnlyTabularInline):
 
     model = OrderLine
     show_change_link = False
-    fields = [
+    fields = readonly_fields = (
         "product_link",
         "product_name",
         "unit_price_display",
         "quantity",
         "line_total_display",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="상품")
     def product_link(self, line: OrderLine) -> str:
@@ -364,7 +365,7 @@ class OrderAdmin(admin.ModelAdmin):
         return local_datetime(order.updated_at)
 
 
-MAIL_STATUS_COLOURS = {
+MAIL_STATUS_COLOURS: dict[str, str] = {
     OutgoingMail.Status.PENDING: AMBER,
     OutgoingMail.Status.SENT: GREEN,
     OutgoingMail.Status.FAILED: RED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -79,9 +80,10 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Read at form time (not import time) so that the offer follows the settings.
         methods = settings.SHOP_PAY_METHODS
-        self.fields["pay_method"].choices = [(code, m["label"]) for code, m in methods.items()]
+        pay_method = cast(forms.ChoiceField, self.fields["pay_method"])
+        pay_method.choices = [(code, m["label"]) for code, m in methods.items()]
         if methods and not self.is_bound:
-            self.fields["pay_method"].initial = next(iter(methods))
+            pay_method.initial = next(iter(methods))
 
     def clean_buyer_name(self) -> str:
         return " ".join(self.cleaned_data["buyer_name"].split())

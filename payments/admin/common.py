@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.http import HttpRequest
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -27,13 +28,13 @@ REFUND_PERMISSION = "payments.refund_payment"
 # Re-syncing can move an order (paid, refunded, cancelled), as a webhook would.
 RESYNC_PERMISSION = "shop.change_order"
 
-PAYMENT_STATUS_COLOURS = {
+PAYMENT_STATUS_COLOURS: dict[str, str] = {
     Payment.Status.READY: AMBER,
     Payment.Status.PAID: GREEN,
     Payment.Status.CANCELLED: PURPLE,
     Payment.Status.FAILED: RED,
 }
-VERDICT_COLOURS = {
+VERDICT_COLOURS: dict[str, str] = {
     Payment.Verdict.PENDING: GREY,
     Payment.Verdict.ACCEPTED: GREEN,
     Payment.Verdict.FORGED: RED,
@@ -41,13 +42,13 @@ VERDICT_COLOURS = {
     Payment.Verdict.UNFULFILLABLE: RED,
     Payment.Verdict.FAILED: RED,
 }
-REFUND_STATUS_COLOURS = {
+REFUND_STATUS_COLOURS: dict[str, str] = {
     Refund.Status.REQUESTED: AMBER,
     Refund.Status.SUCCEEDED: GREEN,
     Refund.Status.FAILED: RED,
     Refund.Status.UNKNOWN: AMBER,
 }
-OUTCOME_COLOURS = {
+OUTCOME_COLOURS: dict[str, str] = {
     WebhookDelivery.Outcome.RECEIVED: AMBER,
     WebhookDelivery.Outcome.PROCESSED: GREEN,
     WebhookDelivery.Outcome.IGNORED: GREY,
@@ -95,6 +96,16 @@ def verdict_badge(payment: Payment) -> str:
 
 def refund_status_badge(refund: Refund) -> str:
     return badge(refund.get_status_display(), REFUND_STATUS_COLOURS.get(refund.status, GREY))
+
+
+def missing_object_redirect(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str):
+    """Back to the admin index with a message, for a custom view of an object that is gone."""
+    model_admin.message_user(
+        request,
+        f"{model_admin.opts.verbose_name} #{object_id}: 없는 항목입니다 (삭제되었을 수 있습니다).",
+        messages.WARNING,
+    )
+    return redirect("admin:index")
 
 
 def requested_by(refund: Refund) -> str:
@@ -172,4 +183,4 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return flatten_fieldsets(self.fieldsets)
+        return flatten_fieldsets(self.fieldsets or ())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -16,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from payments.admin.common import (
     can_refund,
     can_resync,
+    missing_object_redirect,
     payment_link,
     refund_status_badge,
     report_sync,
@@ -118,7 +121,7 @@ class PaymentOrderAdmin(OrderAdmin):
             raise PermissionDenied
         order = self.get_object(request, unquote(object_id))
         if order is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         self._resync_order(request, order)
         return redirect("admin:shop_order_change", order.pk)
 
@@ -162,7 +165,7 @@ class PaymentOrderAdmin(OrderAdmin):
             raise PermissionDenied
         order = self.get_object(request, unquote(object_id))
         if order is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         if not self.has_view_or_change_permission(request, order):
             raise PermissionDenied
 
@@ -177,7 +180,7 @@ class PaymentOrderAdmin(OrderAdmin):
         if payment is None:
             return redirect("admin:shop_order_change", order.pk)
 
-        form_kwargs = {
+        form_kwargs: dict[str, Any] = {
             "refundable": payment.refundable_amount,
             "needs_refund_account": payment.pay_method == "vbank",
         }

@@ -19,6 +19,7 @@ from payments.admin.common import (
     can_refund,
     can_resync,
     external_link,
+    missing_object_redirect,
     order_link,
     payment_link,
     payment_status_badge,
@@ -34,7 +35,7 @@ from shop.admin import GREY, ReadOnlyTabularInline, badge, won
 
 class RefundInline(ReadOnlyTabularInline):
     model = Refund
-    fields = [
+    fields = readonly_fields = (
         "created_at",
         "amount_display",
         "checksum_display",
@@ -43,8 +44,7 @@ class RefundInline(ReadOnlyTabularInline):
         "message",
         "requested_by_display",
         "receipt",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="환불 금액")
     def amount_display(self, refund: Refund) -> str:
@@ -69,7 +69,7 @@ class RefundInline(ReadOnlyTabularInline):
 
 class PaymentInline(ReadOnlyTabularInline):
     model = Payment
-    fields = [
+    fields = readonly_fields = (
         "imp_uid",
         "status_badge",
         "verdict_badge",
@@ -79,8 +79,7 @@ class PaymentInline(ReadOnlyTabularInline):
         "pg_provider",
         "paid_at",
         "receipt",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="아임포트 상태")
     def status_badge(self, payment: Payment) -> str:
@@ -196,7 +195,7 @@ class PaymentAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         payment = self.get_object(request, unquote(object_id))
         if payment is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         resync_payments(self, request, [payment])
         return redirect("admin:payments_payment_change", payment.pk)
 

@@ -155,7 +155,7 @@ class Command(BaseCommand):
             },
         )
         drew = False
-        if not product.image or not product.image.storage.exists(product.image.name):
+        if not product.image.name or not product.image.storage.exists(product.image.name):
             product.image.save(
                 f"demo-{DEMO_PRODUCTS.index(demo) + 1}.png",
                 ContentFile(draw_placeholder(demo.letter, demo.colours)),
