@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -146,14 +147,34 @@ def _amount(data: dict[str, Any], key: str, *, required: bool = False) -> int:
 
 
 def _time(data: dict[str, Any], key: str) -> datetime | None:
-    """Iamport's unix timestamps, where 0 means "not applicable"."""
-    seconds = _int(data, key)
+    """Iamport's unix timestamps, where 0 means "not applicable". A fractional part (some
+    replies carry milliseconds) is dropped: the shop keeps whole seconds."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value) if value.isascii() else None
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise IamportBadResponse(f"{key} is not a unix timestamp: {data.get(key)!r}")
+    seconds = int(value)
     if seconds <= 0:
         return None
     try:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise IamportBadResponse(f"{key} is not a unix timestamp: {seconds!r}") from exc
+
+
+class PaymentStatus(StrEnum):
+    """Iamport's payment status. An issued but unfunded virtual account is READY."""
+
+    READY = "ready"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -191,7 +212,7 @@ class IamportPayment:
     amount: int
     cancel_amount: int
     currency: str
-    status: str  # ready | paid | cancelled | failed
+    status: PaymentStatus
     pay_method: str
     pg_provider: str
     pg_tid: str
@@ -212,8 +233,6 @@ class IamportPayment:
     cancel_history: tuple[CancelHistory, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
-    STATUSES = ("ready", "paid", "cancelled", "failed")
-
     @classmethod
     def from_api(cls, data: Any) -> IamportPayment:
         if not isinstance(data, dict):
@@ -225,8 +244,10 @@ class IamportPayment:
         )
         if not imp_uid or not merchant_uid:
             raise IamportBadResponse("the payment has no imp_uid or merchant_uid")
-        if status not in cls.STATUSES:
-            raise IamportBadResponse(f"unknown payment status {status!r}")
+        try:
+            parsed_status = PaymentStatus(status)
+        except ValueError:
+            raise IamportBadResponse(f"unknown payment status {status!r}") from None
         history = data.get("cancel_history") or []
         if not isinstance(history, list):
             raise IamportBadResponse("cancel_history is not a list")
@@ -236,7 +257,7 @@ class IamportPayment:
             amount=_amount(data, "amount", required=True),
             cancel_amount=_amount(data, "cancel_amount"),
             currency=_str(data, "currency") or "KRW",
-            status=status,
+            status=parsed_status,
             pay_method=_str(data, "pay_method"),
             pg_provider=_str(data, "pg_provider"),
             pg_tid=_str(data, "pg_tid"),
@@ -264,6 +285,34 @@ class IamportPayment:
     def remaining_amount(self) -> int:
         """What can still be cancelled: the `checksum` for the next cancel."""
         return max(self.amount - self.cancel_amount, 0)
+
+    @property
+    def is_virtual_account(self) -> bool:
+        return self.pay_method == "vbank"
+
+    @property
+    def is_issued_virtual_account(self) -> bool:
+        """A virtual account issued and waiting for the buyer's deposit."""
+        return (
+            self.status == PaymentStatus.READY and self.is_virtual_account and bool(self.vbank_num)
+        )
+
+    @property
+    def is_funded_virtual_account(self) -> bool:
+        """A deposited virtual account with money left: refunded only to an account a person
+        supplies (Iamport's refund_holder / refund_bank / refund_account)."""
+        return (
+            self.status == PaymentStatus.PAID
+            and self.is_virtual_account
+            and self.remaining_amount > 0
+        )
+
+    @property
+    def holds_money(self) -> bool:
+        """Money or an open virtual account that a cancel would give back or close."""
+        if self.status == PaymentStatus.PAID:
+            return self.remaining_amount > 0
+        return self.is_issued_virtual_account
 
 
 @dataclass(frozen=True)
@@ -454,7 +503,8 @@ def _unwrap(reply: requests.Response, what: str) -> Any:
             f"Iamport failed on {what} (HTTP {reply.status_code}): {message}",
             http_status=reply.status_code,
         )
-    if code != 0 or reply.status_code != 200:
+    # Any 2xx carrying the envelope counts as an answer; its `code` says whether it succeeded.
+    if code != 0 or not 200 <= reply.status_code < 300:
         raise IamportRejected(message, code=code, http_status=reply.status_code)
     return envelope.get("response")
 

@@ -20,6 +20,7 @@ from payments.client import (
     IamportError,
     IamportPayment,
     IamportRejected,
+    PaymentStatus,
     get_client,
 )
 from payments.models import Payment, Refund
@@ -74,15 +75,13 @@ def release_cancel_claim(payment: Payment) -> None:
 
 def cancellable(remote: IamportPayment) -> bool:
     """Whether the shop can give back what Iamport holds (money or an issued virtual account)."""
-    if remote.remaining_amount <= 0 or needs_refund_account(remote):
-        return False
-    return remote.status == "paid" or (remote.status == "ready" and bool(remote.vbank_num))
+    return remote.holds_money and not remote.is_funded_virtual_account
 
 
 def needs_refund_account(remote: IamportPayment) -> bool:
     """A funded virtual account is refunded to the buyer's bank account, which only a person
     can supply (Iamport's refund_holder / refund_bank / refund_account)."""
-    return remote.pay_method == "vbank" and remote.status == "paid" and remote.remaining_amount > 0
+    return remote.is_funded_virtual_account
 
 
 def note_manual_refund(payment: Payment) -> None:
@@ -127,7 +126,7 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
     with transaction.atomic():
         Order.objects.select_for_update().filter(pk=payment.order_id).first()  # as the sync
         payment = store_reply(payment, updated)
-        if remote.status != "paid":  # an unfunded virtual account closed: no money moved
+        if remote.status != PaymentStatus.PAID:  # an unfunded account closed: no money moved
             return
         fields = cancellation_fields(updated, payment=payment, amount=remaining)
         if not payment.refunds.filter(cancellation_id=fields["cancellation_id"]).exists():

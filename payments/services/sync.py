@@ -19,6 +19,7 @@ from payments.client import (
     IamportError,
     IamportNotFound,
     IamportPayment,
+    PaymentStatus,
     get_client,
 )
 from payments.models import Payment
@@ -260,11 +261,11 @@ def _decide(
             )
         return SyncOutcome.FORGED, Verdict.FORGED
 
-    if remote.status == "paid":
+    if remote.status == PaymentStatus.PAID:
         return _on_paid(remote, order, payment, accepted, superseded)
-    if remote.status == "ready":
+    if remote.status == PaymentStatus.READY:
         return _on_ready(remote, order, payment, accepted)
-    if remote.status == "failed":
+    if remote.status == PaymentStatus.FAILED:
         return _on_failed(remote, order, payment, accepted), None
     return _on_cancelled(remote, order, payment, accepted), None
 
@@ -304,7 +305,7 @@ def _on_paid(
 def _on_ready(
     remote: IamportPayment, order: Order, payment: Payment, accepted: bool
 ) -> tuple[SyncOutcome, Verdict | None]:
-    if not (remote.pay_method == "vbank" and remote.vbank_num):
+    if not remote.is_issued_virtual_account:
         return SyncOutcome.NOT_PAID, None  # the payment window is still open
     if accepted:
         return _current_outcome(order.status), None
@@ -390,6 +391,10 @@ def _current(order: Order, payment: Payment) -> SyncResult:
 
 
 def _message(outcome: SyncOutcome, remote: IamportPayment, order: Order) -> str:
-    if outcome == SyncOutcome.NOT_PAID and remote.status == "failed" and remote.fail_reason:
+    if (
+        outcome == SyncOutcome.NOT_PAID
+        and remote.status == PaymentStatus.FAILED
+        and remote.fail_reason
+    ):
         return remote.fail_reason
     return MESSAGES[outcome]
