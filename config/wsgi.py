@@ -1,4 +1,4 @@
-"""WSGI entry point for production servers."""
+"""WSGI entry point for production servers (`make serve` runs gunicorn on it)."""
 
 import os
 
@@ -6,4 +6,6 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+from guard.wsgi import refuse_unreadable_requests
+
+application = refuse_unreadable_requests(get_wsgi_application())

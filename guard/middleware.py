@@ -11,11 +11,13 @@ from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 
 NUL_MESSAGE = "Bad request: NUL characters are not accepted (잘못된 요청입니다)."
 TOO_BIG_MESSAGE = "Request body too large (요청 본문이 너무 큽니다)."
+UNREADABLE_MESSAGE = "Bad request: the form cannot be read (잘못된 요청입니다)."
 
 
 def _has_nul(raw: bytes | str) -> bool:
@@ -26,20 +28,31 @@ def _has_nul(raw: bytes | str) -> bool:
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _form_has_nul(request: HttpRequest) -> bool:
-    """A NUL in a form field's name or value (the CSRF check parses the form anyway)."""
+def _form_refusal(request: HttpRequest) -> HttpResponse | None:
+    """A 4xx for a form body that cannot be read, or holds a NUL in a field's name or value.
+
+    The form is parsed here (the CSRF check would parse it anyway), so that its errors are
+    answered here too: left to Django's 400 handler, its own CSRF step would parse the broken
+    form a second time and fail outside any error handling.
+    """
     if request.content_type not in FORM_TYPES:
-        return False
+        return None
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is None or _declared_length(request) <= limit:
         # Read the raw body first: the form is then parsed from memory and `request.body`
         # stays readable for a view that keeps it (the webhook stores what arrived).
         request.body  # noqa: B018
     try:
-        fields = request.POST.lists()
+        fields = list(request.POST.lists())
     except MultiPartParserError:
-        return False  # unreadable: the view answers it
-    return any("\x00" in name or any("\x00" in v for v in values) for name, values in fields)
+        return None  # unreadable multipart: the view sees an empty form and answers it
+    except RequestDataTooBig:
+        return _refusal(413, TOO_BIG_MESSAGE)
+    except (SuspiciousOperation, BadRequest):  # too many fields, a non-UTF-8 form, ...
+        return _refusal(400, UNREADABLE_MESSAGE)
+    if any("\x00" in name or any("\x00" in v for v in values) for name, values in fields):
+        return _refusal(400, NUL_MESSAGE)
+    return None
 
 
 def _declared_length(request: HttpRequest) -> int:
@@ -65,8 +78,7 @@ def reject_malformed_requests(
         is_upload = request.content_type == "multipart/form-data"
         if limit is not None and not is_upload and _declared_length(request) > limit:
             return _refusal(413, TOO_BIG_MESSAGE)
-        if request.method == "POST" and _form_has_nul(request):
-            return _refusal(400, NUL_MESSAGE)
-        return get_response(request)
+        refused = _form_refusal(request) if request.method == "POST" else None
+        return refused or get_response(request)
 
     return middleware

@@ -29,6 +29,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from guard.text import storable_json, storable_text
+
 logger = logging.getLogger(__name__)
 
 # Refresh the token this many seconds before Iamport says it expires.
@@ -130,8 +132,9 @@ def _int(data: dict[str, Any], key: str, *, required: bool = False) -> int:
 
 
 def _str(data: dict[str, Any], key: str) -> str:
+    """Text as the database can keep it: no NUL characters, no lone surrogates."""
     value = data.get(key)
-    return "" if value is None else str(value)
+    return "" if value is None else storable_text(str(value))
 
 
 # The largest amount of won this shop accepts from Iamport (well inside a 64-bit column).
@@ -251,11 +254,14 @@ class IamportPayment:
         history = data.get("cancel_history") or []
         if not isinstance(history, list):
             raise IamportBadResponse("cancel_history is not a list")
+        amount, cancelled = _amount(data, "amount", required=True), _amount(data, "cancel_amount")
+        if cancelled > amount:
+            raise IamportBadResponse(f"cancel_amount {cancelled} exceeds amount {amount}")
         return cls(
             imp_uid=imp_uid,
             merchant_uid=merchant_uid,
-            amount=_amount(data, "amount", required=True),
-            cancel_amount=_amount(data, "cancel_amount"),
+            amount=amount,
+            cancel_amount=cancelled,
             currency=_str(data, "currency") or "KRW",
             status=parsed_status,
             pay_method=_str(data, "pay_method"),
@@ -278,7 +284,7 @@ class IamportPayment:
             cancel_history=tuple(
                 CancelHistory.from_api(item) for item in history if isinstance(item, dict)
             ),
-            raw=data,
+            raw=storable_json(data),
         )
 
     @property

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from guard import ratelimit
 from guard.ip import client_ip
 from guard.ratelimit import Rate
+from guard.text import storable_text
 from payments.client import (
     IamportError,
     IamportNotFound,
@@ -302,7 +303,7 @@ def _webhook_process(request: HttpRequest, delivery: WebhookDelivery) -> JsonRes
     hint = payload.get("merchant_uid")
     delivery.merchant_uid = hint.strip() if is_merchant_uid(_stripped(hint)) else ""
     status_hint = payload.get("status")
-    delivery.status_hint = status_hint[:20] if isinstance(status_hint, str) else ""
+    delivery.status_hint = storable_text(status_hint[:20]) if isinstance(status_hint, str) else ""
 
     try:
         # The payment is fetched by imp_uid; nothing else in the body is believed.

@@ -9,11 +9,14 @@ refund form (`payments/admin/orders.py` re-registers `Order` with a subclass of
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBadRequest
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
@@ -93,8 +96,27 @@ class PayMethodFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Ids of rows picked in a changelist: whole numbers that fit a bigint primary key.
+SELECTED_ID = re.compile(r"[0-9]{1,18}")
+SEARCH_MAX_LENGTH = 100
+
+
+class GuardedModelAdmin(admin.ModelAdmin):
+    """A changelist that answers forged input with a 4xx: an action posted with ids that are
+    not ids, or a search term too long for the database's pattern matching."""
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet):
+        picked = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if any(not SELECTED_ID.fullmatch(value) for value in picked):
+            return HttpResponseBadRequest("잘못된 선택입니다 (invalid selection).")
+        return super().response_action(request, queryset)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        return super().get_search_results(request, queryset, search_term[:SEARCH_MAX_LENGTH])
+
+
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(GuardedModelAdmin):
     list_display = ["name", "price_display", "stock", "is_active", "thumbnail", "updated_display"]
     list_display_links = ["name"]
     list_editable = ["stock", "is_active"]
@@ -242,7 +264,7 @@ BUYER_FIELDS = frozenset({"buyer_name", "buyer_email", "buyer_tel", "buyer_addr"
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(GuardedModelAdmin):
     """Orders come from checkout; here only the buyer's contact details may be corrected."""
 
     list_display = [
@@ -373,7 +395,7 @@ MAIL_STATUS_COLOURS: dict[str, str] = {
 
 
 @admin.register(OutgoingMail)
-class OutgoingMailAdmin(admin.ModelAdmin):
+class OutgoingMailAdmin(GuardedModelAdmin):
     """The outbox: what was (or will be) mailed to buyers, read-only; a failed mail can be put
     back in the queue."""
 

@@ -62,7 +62,8 @@ class CartContents:
 def parse_quantity(raw: object) -> int:
     """A quantity typed by the buyer as a positive whole number, or CartError."""
     text = str(raw if raw is not None else "").strip()
-    if not text.isascii() or not text.isdigit():
+    # Nine digits are far beyond any stock; longer input is refused before int() reads it.
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
         raise CartError("수량은 1 이상의 정수로 입력해 주세요.")
     quantity = int(text)
     if quantity < 1:

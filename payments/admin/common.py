@@ -21,7 +21,7 @@ from payments.services import (
     payment_sync,
 )
 from shop import services as shop_services
-from shop.admin import AMBER, GREEN, GREY, PURPLE, RED, badge
+from shop.admin import AMBER, GREEN, GREY, PURPLE, RED, GuardedModelAdmin, badge
 
 logger = logging.getLogger(__name__)
 REFUND_PERMISSION = "payments.refund_payment"
@@ -170,7 +170,7 @@ def report_sync(
 
 
 # --- read-only records --------------------------------------------------------------------
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(GuardedModelAdmin):
     """A financial record: viewable by staff with the view permission, never written here."""
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:

@@ -45,12 +45,44 @@ def test_a_body_over_the_upload_limit_is_413_before_it_is_read(client, db, setti
     assert response.status_code == 413
 
 
-def test_a_file_upload_is_left_to_django_s_own_limits(client, db, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+def test_a_file_upload_is_not_refused_for_its_size_alone(client, db, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = client.post("/checkout/", {"buyer_name": "x" * 5})  # multipart by default
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100  # applies to form fields, not to files
+
+    picture = SimpleUploadedFile("big.png", b"x" * 1000, content_type="image/png")
+    response = client.post("/checkout/", {"buyer_name": "홍길동", "picture": picture})
 
     assert response.status_code != 413
+
+
+def test_form_fields_over_the_limit_in_a_multipart_body_are_413(client, db, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+
+    response = client.post("/checkout/", {"buyer_name": "x" * 1000})
+
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16", "utf-7"])
+def test_a_form_that_is_not_utf8_is_400_even_with_csrf_checks(db, charset):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        "/checkout/",
+        "buyer_name=%ED%99%8D",
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+
+    assert response.status_code == 400
+
+
+def test_more_form_fields_than_allowed_is_400(client, db):
+    body = "&".join(f"f{number}=1" for number in range(1200))
+
+    response = client.post("/checkout/", body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 400
 
 
 def test_ordinary_requests_pass(client, db):

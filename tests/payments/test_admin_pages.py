@@ -128,3 +128,22 @@ def test_orders_filter_by_status_and_pay_method(admin_client, two_orders):
     response = admin_client.get(url, {"pay_method": "trans"})
     assert list(response.context["cl"].result_list) == [other]
     assert "실시간 계좌이체" in response.content.decode()
+
+
+@pytest.mark.parametrize("selected", ["javascript:alert(1)", "1" * 1000, "", "1.5", "-1", "１"])
+@pytest.mark.parametrize("changelist", ["shop/order", "shop/product", "payments/payment"])
+def test_an_action_posted_with_ids_that_are_not_ids_is_400(admin_client, selected, changelist):
+    response = admin_client.post(
+        f"/admin/{changelist}/",
+        {"action": "delete_selected", "_selected_action": [selected], "index": "0"},
+    )
+
+    assert response.status_code == 400
+
+
+def test_a_search_term_too_long_for_the_database_is_cut(admin_client, order_factory):
+    order = order_factory()
+
+    response = admin_client.get("/admin/shop/order/", {"q": order.merchant_uid + "x" * 20_000})
+
+    assert response.status_code == 200

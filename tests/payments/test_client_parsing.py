@@ -219,13 +219,27 @@ def test_cancel_history_with_a_fractional_amount_is_a_bad_response(iamport):
         (12000, 0, 12000),
         (12000, 5000, 7000),
         (12000, 12000, 0),
-        (12000, 13000, 0),  # never negative, even if Iamport over-reports
     ],
 )
 def test_remaining_amount_is_what_can_still_be_cancelled(iamport, amount, cancel_amount, remaining):
     serve_payment(iamport, paid_payment(amount=amount, cancel_amount=cancel_amount))
 
     assert get_client().find_by_imp_uid(IMP_UID).remaining_amount == remaining
+
+
+def test_more_cancelled_than_paid_is_an_unreadable_reply(iamport):
+    serve_payment(iamport, paid_payment(amount=12000, cancel_amount=13000))
+
+    with pytest.raises(IamportBadResponse, match="cancel_amount 13000 exceeds amount 12000"):
+        get_client().find_by_imp_uid(IMP_UID)
+
+
+@pytest.mark.parametrize("field", ["pg_tid", "vbank_num", "fail_reason", "name", "buyer_name"])
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"])
+def test_text_the_database_cannot_hold_is_replaced_at_the_edge(iamport, field, bad):
+    serve_payment(iamport, paid_payment(**{field: bad}))
+
+    assert getattr(get_client().find_by_imp_uid(IMP_UID), field) == "a\ufffdb"
 
 
 # --- virtual accounts, defaults and out-of-range values -----------------------------------
@@ -284,3 +298,12 @@ def test_missing_or_oddly_written_amount_is_a_bad_response(iamport, amount):
 
     with pytest.raises(IamportBadResponse, match="amount"):
         get_client().find_by_imp_uid(IMP_UID)
+
+
+def test_the_raw_reply_kept_on_the_record_is_storable_too(iamport):
+    serve_payment(iamport, paid_payment(pg_tid="a\x00b", custom_data={"k\x00": ["\ud800"]}))
+
+    raw = get_client().find_by_imp_uid(IMP_UID).raw
+
+    assert raw["pg_tid"] == "a\ufffdb"
+    assert raw["custom_data"] == {"k\ufffd": ["\ufffd"]}
