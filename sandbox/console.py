@@ -6,6 +6,8 @@ through the messages framework, then redirects back to the payment (post/redirec
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -16,10 +18,24 @@ from django.views.decorators.http import require_GET, require_POST
 from sandbox import services
 from sandbox.http import render_page, sandbox_only
 from sandbox.models import SandboxCancellation, SandboxPayment
+from sandbox.params import MAX_AMOUNT, InvalidParam, parse_text
 from sandbox.webhooks import webhook_url
 from sandbox.window import PAY_METHOD_LABELS
 
 PAGE_SIZE = 50
+
+
+def storable_text(field: str) -> Callable[[str], None]:
+    """A form field's validator with the checks of every sandbox text parameter
+    (`sandbox.params.parse_text`): CharField refuses NUL itself, but not lone surrogates."""
+
+    def validate(value: str) -> None:
+        try:
+            parse_text(value, field=field)
+        except InvalidParam as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    return validate
 
 
 class CancelForm(forms.Form):
@@ -27,9 +43,12 @@ class CancelForm(forms.Form):
         label="취소 금액 (원)",
         required=False,
         min_value=1,
+        max_value=MAX_AMOUNT - 1,
         help_text="비워 두면 남은 금액 전부를 취소합니다.",
     )
-    reason = forms.CharField(label="취소 사유", max_length=200, required=False)
+    reason = forms.CharField(
+        label="취소 사유", max_length=200, required=False, validators=[storable_text("reason")]
+    )
 
 
 def _payment_or_404(imp_uid: str) -> SandboxPayment:

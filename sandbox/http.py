@@ -43,27 +43,59 @@ def envelope(
     )
 
 
+# How deeply a JSON body may nest. Iamport's parameters are at most a few levels deep; the bound
+# keeps every later walk over the data (custom_data is dumped again) far from Python's
+# recursion limit.
+MAX_JSON_DEPTH = 32
+
+
 class BadRequestBody(ValueError):
     """The request body could not be read as JSON or form fields."""
 
 
 def read_params(request: HttpRequest) -> dict[str, Any]:
-    """The request's fields, from a JSON object or a form-encoded body (Iamport takes both)."""
+    """The request's fields, from a JSON object or a form-encoded body (Iamport takes both).
+
+    Values are as sent; the parsers of `sandbox.params` check each field where it is used.
+    """
     content_type = request.content_type or ""
     if content_type == "application/json":
         if not request.body:
             return {}
         try:
             data = json.loads(request.body)
+        except RecursionError:
+            # json.loads recurses once per level: a body nested far too deep ends here.
+            raise _too_deep() from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequestBody("요청 본문이 올바른 JSON이 아닙니다.") from exc
         if not isinstance(data, dict):
             raise BadRequestBody("요청 본문은 JSON 객체여야 합니다.")
+        if _json_depth_exceeds(data, MAX_JSON_DEPTH):
+            raise _too_deep()
         return data
     if request.method == "POST":
         return request.POST.dict()
     # Django parses form bodies of POST only; PUT is read here.
     return QueryDict(request.body, encoding=request.encoding).dict()
+
+
+def _too_deep() -> BadRequestBody:
+    return BadRequestBody(f"요청 본문의 JSON은 {MAX_JSON_DEPTH}단계까지만 중첩할 수 있습니다.")
+
+
+def _json_depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether `data` nests lists and objects more than `limit` levels deep (no recursion)."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            if depth > limit:
+                return True
+            pending.extend((item, depth + 1) for item in value)
+    return False
 
 
 @functools.cache

@@ -8,13 +8,24 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 MERCHANT_UID_MAX_LENGTH = 40
+MERCHANT_CODE_MAX_LENGTH = 40
+# Amounts are whole won below this bound, the one the shop's client holds Iamport's answers to
+# (Iamport's own range is far smaller); it keeps every amount well inside a 64-bit column.
+MAX_AMOUNT = 10**15
+# A deadline outside these years cannot be stored or shown in every time zone (datetime ends in
+# year 9999), and before 1970 it would not be a unix time.
+VBANK_DUE_FIRST = datetime(1970, 1, 1, tzinfo=UTC)
+VBANK_DUE_END = datetime(9999, 1, 1, tzinfo=UTC)
+# What no database text column can hold: NUL (PostgreSQL refuses it, even in a comparison) and
+# lone surrogates (not encodable as UTF-8; JSON's "\ud800" or a UTF-7 form body makes one).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # error_code values of the browser SDK's own refusals (before any payment window opens). Iamport
 # publishes no table; these names are the sandbox's. PG declines use PG-style codes instead.
@@ -34,8 +45,10 @@ class InvalidParam(ValueError):
         self.error_code = error_code
 
 
-def parse_amount(value: Any, *, field: str = "amount", strict: bool = False) -> int:
-    """A whole-won amount >= 0.
+def parse_amount(
+    value: Any, *, field: str = "amount", strict: bool = False, positive: bool = False
+) -> int:
+    """A whole-won amount, 0 <= amount < MAX_AMOUNT (and > 0 when `positive`).
 
     `strict` (the browser SDK) accepts only a JSON number, as the real SDK wants a number;
     otherwise a numeric string from a form-encoded body is fine too.
@@ -47,12 +60,24 @@ def parse_amount(value: Any, *, field: str = "amount", strict: bool = False) -> 
     if isinstance(value, str) and not strict:
         text = value.strip()
         if re.fullmatch(r"\d+(\.0+)?", text):
-            value = int(text.split(".")[0])
+            digits = text.split(".")[0].lstrip("0") or "0"
+            # Checked before int(), which refuses strings of over 4300 digits with a ValueError.
+            if len(digits) > len(str(MAX_AMOUNT)):
+                raise _amount_too_large(field)
+            value = int(digits)
     if not isinstance(value, int):
         raise InvalidParam(f"{field}은(는) 원 단위 정수여야 합니다. (받은 값: {value!r})")
     if value < 0:
         raise InvalidParam(f"{field}은(는) 0 이상이어야 합니다.")
+    if value >= MAX_AMOUNT:
+        raise _amount_too_large(field)
+    if positive and value == 0:
+        raise InvalidParam(f"{field}은(는) 0보다 커야 합니다.")
     return value
+
+
+def _amount_too_large(field: str) -> InvalidParam:
+    return InvalidParam(f"{field}은(는) {MAX_AMOUNT:,}원 미만이어야 합니다.")
 
 
 def parse_optional_amount(value: Any, *, field: str) -> int | None:
@@ -68,14 +93,45 @@ def parse_bool(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def parse_text(value: Any, *, field: str) -> str:
+    """A text parameter as `str`: "" when absent, a number as its digits.
+
+    Every text a caller sends goes through here before it is stored or looked up. Refused
+    (InvalidParam naming `field`): anything but a string or a number, and text no database
+    column can hold (`UNSTORABLE`). Callers strip and shorten the result as the field needs.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidParam(f"{field}은(는) 문자열이어야 합니다.")
+    text = str(value)
+    if not storable(text):
+        raise InvalidParam(
+            f"{field}에 쓸 수 없는 문자(NUL 또는 짝이 없는 서로게이트)가 들어 있습니다."
+        )
+    return text
+
+
+def storable(text: str) -> bool:
+    """Whether a database text column can hold `text` (see `UNSTORABLE`)."""
+    return UNSTORABLE.search(text) is None
+
+
 def parse_vbank_due(value: Any) -> datetime | None:
     """The `vbank_due` of request_pay: `YYYYMMDDhhmm`, `YYYYMMDD`, `YYYY-MM-DD[ hh:mm]` (local
-    time; a bare date means the end of that day) or a unix timestamp. None when absent."""
+    time; a bare date means the end of that day) or a unix timestamp. None when absent.
+
+    The deadline must fall in [VBANK_DUE_FIRST, VBANK_DUE_END); NaN and infinities are refused.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
+        # Compared before any conversion (NaN compares false, so it is refused too): int()
+        # refuses NaN and infinities, and fromtimestamp() overflows far below 1e300.
+        if not VBANK_DUE_FIRST.timestamp() <= value < VBANK_DUE_END.timestamp():
+            raise _vbank_due_out_of_range(value)
         return datetime.fromtimestamp(int(value), tz=timezone.get_default_timezone())
-    text = str(value).strip()
+    text = parse_text(value, field="vbank_due").strip()
     formats = {
         r"\d{14}": "%Y%m%d%H%M%S",
         r"\d{12}": "%Y%m%d%H%M",
@@ -93,17 +149,22 @@ def parse_vbank_due(value: Any) -> datetime | None:
             break
         if "%H" not in pattern:
             parsed = datetime.combine(parsed.date(), time(23, 59, 59))
-        return timezone.make_aware(parsed, timezone.get_default_timezone())
+        due = timezone.make_aware(parsed, timezone.get_default_timezone())
+        if not VBANK_DUE_FIRST <= due < VBANK_DUE_END:
+            raise _vbank_due_out_of_range(text)
+        return due
     raise InvalidParam(f"vbank_due 형식이 올바르지 않습니다: {text!r} (예: 202501312359)")
 
 
+def _vbank_due_out_of_range(value: Any) -> InvalidParam:
+    return InvalidParam(
+        f"vbank_due는 {VBANK_DUE_FIRST.year}년부터 {VBANK_DUE_END.year}년 사이여야 합니다: "
+        f"{value!r}"
+    )
+
+
 def _text(param: dict[str, Any], key: str, *, limit: int) -> str:
-    value = param.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise InvalidParam(f"{key}은(는) 문자열이어야 합니다.")
-    return str(value).strip()[:limit]
+    return parse_text(param.get(key), field=key).strip()[:limit]
 
 
 @dataclass(frozen=True)
@@ -136,20 +197,18 @@ def parse_pay_request(param: Any) -> PayRequest:
     merchant_uid = param.get("merchant_uid")
     if not isinstance(merchant_uid, str) or not merchant_uid.strip():
         raise InvalidParam("merchant_uid는 필수 항목입니다.")
-    merchant_uid = merchant_uid.strip()
+    merchant_uid = parse_text(merchant_uid, field="merchant_uid").strip()
     if len(merchant_uid) > MERCHANT_UID_MAX_LENGTH:
         raise InvalidParam(f"merchant_uid는 {MERCHANT_UID_MAX_LENGTH}자 이하여야 합니다.")
 
     if "amount" not in param:
         raise InvalidParam("amount는 필수 항목입니다.")
-    amount = parse_amount(param["amount"], strict=True)
-    if amount <= 0:
-        raise InvalidParam("amount는 0보다 커야 합니다.")
+    amount = parse_amount(param["amount"], strict=True, positive=True)
 
     pay_method = param.get("pay_method")
     if not isinstance(pay_method, str) or not pay_method.strip():
         raise InvalidParam("pay_method는 필수 항목입니다.")
-    pay_method = pay_method.strip()[:20]
+    pay_method = parse_text(pay_method, field="pay_method").strip()[:20]
 
     pg = _text(param, "pg", limit=120) or getattr(settings, "IAMPORT_PG", "") or "html5_inicis"
     pg_provider, _, pg_id = pg.partition(".")
@@ -158,9 +217,11 @@ def parse_pay_request(param: Any) -> PayRequest:
     if custom_data is None:
         custom_data_text = ""
     elif isinstance(custom_data, str):
-        custom_data_text = custom_data
+        custom_data_text = parse_text(custom_data, field="custom_data")
     else:
-        custom_data_text = json.dumps(custom_data, ensure_ascii=False)
+        # json.dumps escapes a NUL (\u0000) but writes a lone surrogate out as it is.
+        dumped = json.dumps(custom_data, ensure_ascii=False)
+        custom_data_text = parse_text(dumped, field="custom_data")
 
     notice_url = param.get("notice_url")
     if isinstance(notice_url, list):

@@ -20,7 +20,15 @@ from django.views.decorators.csrf import csrf_exempt
 from sandbox import selectors, services
 from sandbox.http import BadRequestBody, envelope, read_params, sandbox_only
 from sandbox.models import SandboxCancellation, SandboxPayment, SandboxPrepare
-from sandbox.params import InvalidParam, parse_amount, parse_bool, parse_optional_amount
+from sandbox.params import (
+    MERCHANT_UID_MAX_LENGTH,
+    InvalidParam,
+    parse_amount,
+    parse_bool,
+    parse_optional_amount,
+    parse_text,
+    storable,
+)
 from sandbox.serializers import payment_to_api, prepare_to_api, token_to_api
 
 AUTH_FAILED = -1
@@ -35,7 +43,8 @@ def _access_token(request: HttpRequest) -> str:
     raw = raw.strip()
     if raw.lower().startswith("bearer "):
         raw = raw[len("bearer ") :].strip()
-    return raw
+    # No token holds such characters, and the lookup could not even compare them.
+    return raw if storable(raw) else ""
 
 
 def iamport_api(*methods: str, auth: bool = True) -> Callable:
@@ -81,7 +90,7 @@ def _query_int(request: HttpRequest, name: str, default: int, *, low: int, high:
 def _status_and_sorting(request: HttpRequest, payment_status: str) -> tuple[str, str]:
     if payment_status not in selectors.STATUS_FILTERS:
         raise InvalidParam(f"지원하지 않는 결제상태입니다: {payment_status}")
-    sorting = request.GET.get("sorting") or "-started"
+    sorting = parse_text(request.GET.get("sorting"), field="sorting") or "-started"
     if sorting not in selectors.SORTINGS:
         raise InvalidParam(f"지원하지 않는 sorting 값입니다: {sorting}")
     return payment_status, sorting
@@ -107,7 +116,8 @@ def _paged(request: HttpRequest, payments: Any) -> dict[str, Any]:
 def get_token(request: HttpRequest) -> HttpResponse:
     """`POST users/getToken`."""
     params = read_params(request)
-    imp_key, imp_secret = str(params.get("imp_key") or ""), str(params.get("imp_secret") or "")
+    imp_key = parse_text(params.get("imp_key"), field="imp_key")
+    imp_secret = parse_text(params.get("imp_secret"), field="imp_secret")
     if not imp_key or not imp_secret:
         return envelope(
             code=AUTH_FAILED, message="imp_key, imp_secret 파라미터가 누락되었습니다.", status=401
@@ -177,18 +187,22 @@ def payments_by_status(request: HttpRequest, payment_status: str) -> HttpRespons
 def payment_cancel(request: HttpRequest) -> HttpResponse:
     """`POST payments/cancel`. Refusals answer HTTP 200 with a non-zero code, as Iamport."""
     params = read_params(request)
+
+    def text(key: str) -> str:
+        return parse_text(params.get(key), field=key)
+
     try:
         payment, _ = services.payment_cancel(
-            imp_uid=str(params.get("imp_uid") or "").strip(),
-            merchant_uid=str(params.get("merchant_uid") or "").strip(),
+            imp_uid=text("imp_uid").strip(),
+            merchant_uid=text("merchant_uid").strip(),
             amount=parse_optional_amount(params.get("amount"), field="amount"),
             checksum=parse_optional_amount(params.get("checksum"), field="checksum"),
-            reason=str(params.get("reason") or ""),
+            reason=text("reason"),
             refund_account=services.RefundAccount(
-                holder=str(params.get("refund_holder") or ""),
-                bank=str(params.get("refund_bank") or ""),
-                account=str(params.get("refund_account") or ""),
-                tel=str(params.get("refund_tel") or ""),
+                holder=text("refund_holder"),
+                bank=text("refund_bank"),
+                account=text("refund_account"),
+                tel=text("refund_tel"),
             ),
             source=SandboxCancellation.Source.API,
             notify=parse_bool(params.get("enable_webhook", False)),
@@ -203,15 +217,15 @@ def payment_cancel(request: HttpRequest) -> HttpResponse:
 def prepare(request: HttpRequest) -> HttpResponse:
     """`POST payments/prepare` registers, `PUT payments/prepare` changes a registration."""
     params = read_params(request)
-    merchant_uid = str(params.get("merchant_uid") or "").strip()
+    merchant_uid = parse_text(params.get("merchant_uid"), field="merchant_uid").strip()
     if not merchant_uid:
         raise InvalidParam("merchant_uid는 필수 항목입니다.")
-    if len(merchant_uid) > 40:
-        raise InvalidParam("merchant_uid는 40자 이하여야 합니다.")
+    if len(merchant_uid) > MERCHANT_UID_MAX_LENGTH:
+        raise InvalidParam(f"merchant_uid는 {MERCHANT_UID_MAX_LENGTH}자 이하여야 합니다.")
     if params.get("amount") in (None, ""):
         raise InvalidParam("amount는 필수 항목입니다.")
-    amount = parse_amount(params.get("amount"))
-    currency = (str(params.get("currency") or "KRW")).upper()[:3]
+    amount = parse_amount(params.get("amount"), positive=True)
+    currency = (parse_text(params.get("currency"), field="currency") or "KRW").upper()[:3]
     if request.method == "POST":
         try:
             prepared = services.prepare_register(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -25,7 +26,12 @@ from django.views.decorators.http import require_GET
 from sandbox import services
 from sandbox.http import BadRequestBody, envelope, read_params, render_page, sandbox_only
 from sandbox.models import SandboxPayment
-from sandbox.params import InvalidParam, parse_pay_request
+from sandbox.params import (
+    MERCHANT_CODE_MAX_LENGTH,
+    InvalidParam,
+    parse_pay_request,
+    parse_text,
+)
 from sandbox.serializers import payment_to_rsp
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "sandbox"
@@ -103,6 +109,10 @@ def sdk_start(request: HttpRequest) -> HttpResponse:
     try:
         body = read_params(request)
         pay_request = parse_pay_request(body.get("param"))
+        merchant_code = parse_text(body.get("merchant_code"), field="merchant_code")
+        if len(merchant_code) > MERCHANT_CODE_MAX_LENGTH:
+            raise InvalidParam(f"merchant_code는 {MERCHANT_CODE_MAX_LENGTH}자 이하여야 합니다.")
+        user_agent = parse_text(request.headers.get("User-Agent"), field="User-Agent")
     except InvalidParam as exc:
         return _refusal(exc.error_code, exc.message, status=400)
     except BadRequestBody as exc:
@@ -111,9 +121,9 @@ def sdk_start(request: HttpRequest) -> HttpResponse:
     try:
         payment = services.payment_start(
             pay_request=pay_request,
-            merchant_code=str(body.get("merchant_code") or ""),
+            merchant_code=merchant_code,
             channel=channel,
-            user_agent=request.headers.get("User-Agent", ""),
+            user_agent=user_agent,
         )
     except services.SandboxRefusal as exc:
         return _refusal(exc.error_code, exc.message, status=409)
@@ -199,13 +209,14 @@ def window_action(request: HttpRequest, imp_uid: str, action: str) -> HttpRespon
         return HttpResponseNotAllowed(["POST"])
     try:
         body = read_params(request)
-    except BadRequestBody as exc:
+        code = parse_text(body.get("error_code"), field="error_code") if action == "decline" else ""
+    except (BadRequestBody, InvalidParam) as exc:
         return envelope(code=1, message=str(exc), status=400)
     try:
         if action == "approve":
             payment = services.payment_approve(imp_uid=imp_uid)
         elif action == "decline":
-            code = str(body.get("error_code") or services.DEFAULT_DECLINE_CODE)
+            code = code or services.DEFAULT_DECLINE_CODE
             payment = services.payment_decline(imp_uid=imp_uid, error_code=code)
         else:
             payment = services.payment_close(imp_uid=imp_uid)
@@ -224,7 +235,10 @@ def receipt(request: HttpRequest, imp_uid: str) -> HttpResponse:
     cancellation's slip."""
     payment = _get_payment(imp_uid)
     cancellation = None
-    cancellation_id = request.GET.get("cancellation_id")
+    try:
+        cancellation_id = parse_text(request.GET.get("cancellation_id"), field="cancellation_id")
+    except InvalidParam as exc:
+        raise BadRequest(exc.message) from None
     if cancellation_id:
         cancellation = payment.cancellations.filter(cancellation_id=cancellation_id).first()
         if cancellation is None:
