@@ -1,0 +1,1 @@
+"""Generated-input ("fuzz") tests: seeded, mutated requests against every endpoint."""
