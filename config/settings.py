@@ -223,6 +223,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 # Product images. With several machines, put this folder on shared storage (README).
 MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
+# A template naming a static file that `collectstatic` has not seen gets its plain name rather
+# than failing the page (the error page above all).
+WHITENOISE_MANIFEST_STRICT = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # With debug off: hashed names (cached for a year by browsers), gzip/brotli copies, all made

@@ -22,7 +22,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 def _is_text_codec(name: str) -> bool:
     try:
-        return codecs.lookup(name)._is_text_encoding  # type: ignore[attr-defined]
+        return codecs.lookup(name)._is_text_encoding
     except LookupError:
         return True  # unknown to Python: Django ignores it and keeps its default
 

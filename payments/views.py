@@ -31,7 +31,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from guard import ratelimit
 from guard.ip import client_ip
 from guard.ratelimit import Rate
-from guard.text import storable_text
 from payments.client import (
     IamportError,
     IamportNotFound,
@@ -40,7 +39,12 @@ from payments.client import (
 )
 from payments.models import WebhookDelivery
 from payments.services import SyncOutcome, SyncResult, payment_prepare, payment_sync
-from payments.services.webhooks import webhook_finish, webhook_store
+from payments.services.webhooks import (
+    WebhookRejected,
+    webhook_finish,
+    webhook_process,
+    webhook_store,
+)
 from shop.ids import is_merchant_uid
 from shop.models import Order
 
@@ -114,14 +118,19 @@ def never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-def _uid(data: Any, name: str, *, required: bool = True) -> str | None:
+def _uid(data: Any, name: str) -> str:
     """An id from the caller, checked for length and characters before any query uses it."""
+    value = _optional_uid(data, name)
+    if value is None:
+        raise BadInput(f"{name} is required")
+    return value
+
+
+def _optional_uid(data: Any, name: str) -> str | None:
     value = data.get(name) if isinstance(data, dict) else None
     if isinstance(value, str):
         value = value.strip()
     if value is None or value == "":
-        if required:
-            raise BadInput(f"{name} is required")
         return None
     valid = is_merchant_uid(value) if name == "merchant_uid" else _is_imp_uid(value)
     if not valid:
@@ -192,7 +201,7 @@ def _complete_redirect(request: HttpRequest) -> HttpResponseRedirect:
     """The mobile flow: verify, then show the order page with the verdict as a message."""
     try:
         merchant_uid = _uid(request.GET, "merchant_uid")
-        imp_uid = _uid(request.GET, "imp_uid", required=False)
+        imp_uid = _optional_uid(request.GET, "imp_uid")
     except BadInput as exc:
         messages.error(request, f"결제 결과를 확인할 수 없습니다 ({exc}).")
         return redirect("shop:product_list")
@@ -228,18 +237,20 @@ def _flash(request: HttpRequest, result: SyncResult) -> None:
 
 
 # --- webhook ------------------------------------------------------------------------------
-# What an anonymous caller is told when Iamport could not be asked; the details stay in the
-# stored delivery and the log.
-WEBHOOK_RETRY_DETAIL = "the payment could not be verified now; deliver again later"
-
-
 def _webhook_payload(request: HttpRequest) -> dict:
-    if request.content_type == "application/json":
-        return _json_body(request)
     try:
+        if request.content_type == "application/json":
+            return _json_body(request)
         return request.POST.dict()
-    except MultiPartParserError:
-        raise BadInput("the body is neither JSON nor a form") from None
+    except (BadInput, MultiPartParserError) as exc:
+        raise WebhookRejected(str(exc) or "the body is neither JSON nor a form") from None
+
+
+def _webhook_imp_uid(payload: dict) -> str:
+    try:
+        return _uid(payload, "imp_uid")
+    except BadInput as exc:
+        raise WebhookRejected(str(exc)) from None
 
 
 def _webhook_sender_is_trusted(address: str | None) -> bool:
@@ -273,75 +284,14 @@ def webhook(request: HttpRequest) -> JsonResponse:
         webhook_finish(delivery, WebhookDelivery.Outcome.REJECTED, f"body of {declared} bytes")
         return _answer(WebhookDelivery.Outcome.REJECTED, "body too large", 413)
     delivery = webhook_store(remote_addr=address, headers=request.headers, body=request.body)
-    try:
-        return _webhook_process(request, delivery)
-    except Exception as exc:
-        if _client_error(exc) is not None:
-            webhook_finish(delivery, WebhookDelivery.Outcome.REJECTED, str(exc) or "bad request")
-            raise  # answered as a 4xx by never_500
-        webhook_finish(delivery, WebhookDelivery.Outcome.ERROR, "unexpected error", error=exc)
-        raise
-
-
-def _webhook_process(request: HttpRequest, delivery: WebhookDelivery) -> JsonResponse:
-    def done(outcome: str, detail: str, status: int = 200, public: str | None = None):
-        webhook_finish(delivery, outcome, detail)
-        return _answer(outcome, public or detail, status)
-
     allowed = settings.IAMPORT_WEBHOOK_ALLOWED_IPS
-    if allowed and delivery.remote_addr not in allowed:
-        return done(
-            WebhookDelivery.Outcome.REJECTED, f"sender {delivery.remote_addr} not allowed", 403
-        )
-    try:
-        payload = _webhook_payload(request)
-        imp_uid = _uid(payload, "imp_uid")
-    except BadInput as exc:
-        return done(WebhookDelivery.Outcome.REJECTED, str(exc), 400)
-    delivery.imp_uid = imp_uid
-    # The body's merchant_uid and status are only hints, kept when they look sane.
-    hint = payload.get("merchant_uid")
-    delivery.merchant_uid = hint.strip() if is_merchant_uid(_stripped(hint)) else ""
-    status_hint = payload.get("status")
-    delivery.status_hint = storable_text(status_hint[:20]) if isinstance(status_hint, str) else ""
-
-    try:
-        # The payment is fetched by imp_uid; nothing else in the body is believed.
-        result = payment_sync(imp_uid=imp_uid)
-    except IamportNotFound:
-        return done(WebhookDelivery.Outcome.IGNORED, "Iamport does not know this imp_uid")
-    except IamportError as exc:
-        status, _ = _iamport_failure(exc)
-        detail = f"{exc.__class__.__name__}: {exc.message}"
-        logger.warning("webhook %s: Iamport failed: %s", delivery.pk, detail)
-        return done(WebhookDelivery.Outcome.ERROR, detail, status, public=WEBHOOK_RETRY_DETAIL)
-    if result.outcome == SyncOutcome.NOT_OURS:
-        return done(WebhookDelivery.Outcome.IGNORED, result.message)
-    if (
-        delivery.merchant_uid
-        and result.order
-        and delivery.merchant_uid != result.order.merchant_uid
-    ):
-        logger.warning(
-            "webhook %s named %s but the payment is for %s",
-            delivery.pk,
-            delivery.merchant_uid,
-            result.order.merchant_uid,
-        )
-    order_status = result.order.status if result.order else "-"
-    detail = f"{result.outcome}; order {order_status}"
-    if result.cancel_error is not None:
-        # Decided, but the refused payment's money is still at Iamport: a retry can help.
-        exc = result.cancel_error
-        status, _ = _iamport_failure(exc)
-        status = 502 if status == 404 else status
-        detail += f"; cancel failed: {exc.__class__.__name__}: {exc.message}"
-        return done(WebhookDelivery.Outcome.ERROR, detail, status, public=WEBHOOK_RETRY_DETAIL)
-    return done(WebhookDelivery.Outcome.PROCESSED, detail)
-
-
-def _stripped(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+    answer = webhook_process(
+        delivery,
+        sender_allowed=not allowed or address in allowed,
+        read_payload=lambda: _webhook_payload(request),
+        read_imp_uid=_webhook_imp_uid,
+    )
+    return _answer(answer.outcome, answer.detail, answer.status)
 
 
 # --- prepare ------------------------------------------------------------------------------

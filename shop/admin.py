@@ -105,11 +105,11 @@ class GuardedModelAdmin(admin.ModelAdmin):
     """A changelist that answers forged input with a 4xx: an action posted with ids that are
     not ids, or a search term too long for the database's pattern matching."""
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet):
+    def response_action(self, request: HttpRequest, queryset: QuerySet, *args, **kwargs):
         picked = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         if any(not SELECTED_ID.fullmatch(value) for value in picked):
             return HttpResponseBadRequest("잘못된 선택입니다 (invalid selection).")
-        return super().response_action(request, queryset)
+        return super().response_action(request, queryset, *args, **kwargs)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         return super().get_search_results(request, queryset, search_term[:SEARCH_MAX_LENGTH])

@@ -38,17 +38,23 @@ def absolute_url(path: str) -> str:
     return f"{settings.SHOP_BASE_URL}{path}" if settings.SHOP_BASE_URL else path
 
 
-def mail_enqueue(
-    *, key: str, to: str, subject: str, body: str, order: Order | None = None
-) -> OutgoingMail:
-    """Add a mail to the outbox, once per `key`, as part of the caller's transaction."""
-    mail, created = OutgoingMail.objects.get_or_create(
-        key=key[:100],
-        defaults={"to": to, "subject": subject[:255], "body": body, "order": order},
-    )
-    if created and settings.SHOP_MAIL_SEND_NOW:
-        transaction.on_commit(lambda: mail_send(mail.pk))
-    return mail
+def mail_enqueue(*, key: str, to: str, subject: str, body: str, order: Order | None = None) -> None:
+    """Add a mail to the outbox, once per `key`, as part of the caller's transaction.
+
+    One INSERT that does nothing when the key is already there, so a repeated call neither
+    fails the caller's transaction nor writes the mail twice.
+    """
+    key = key[:100]
+    mail = OutgoingMail(key=key, to=to, subject=subject[:255], body=body, order=order)
+    OutgoingMail.objects.bulk_create([mail], ignore_conflicts=True)
+    if settings.SHOP_MAIL_SEND_NOW:
+        transaction.on_commit(lambda: mail_send_key(key))
+
+
+def mail_send_key(key: str) -> bool | None:
+    """Send the mail with this key now (debug mode, right after the commit)."""
+    mail_id = OutgoingMail.objects.filter(key=key).values_list("pk", flat=True).first()
+    return mail_send(mail_id) if mail_id is not None else None
 
 
 def mail_send_due(*, limit: int = 100) -> MailRun:

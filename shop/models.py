@@ -101,16 +101,7 @@ class Order(models.Model):
     @property
     def name(self) -> str:
         """The order's name for the payment window (<= 40 chars): "첫 상품 외 N건"."""
-        lines = list(self.lines.all())
-        if not lines:
-            return "주문"
-        first = lines[0].product_name
-        rest = len(lines) - 1
-        suffix = f" 외 {rest}건" if rest else ""
-        room = 40 - len(suffix)
-        if len(first) > room:
-            first = first[: room - 1] + "…"
-        return first + suffix
+        return order_title(list(self.lines.all()))
 
     @property
     def is_payable(self) -> bool:
@@ -124,6 +115,19 @@ class Order(models.Model):
     @property
     def refundable_amount(self) -> int:
         return self.amount - self.refunded_amount
+
+
+def order_title(lines: list[OrderLine]) -> str:
+    """An order's name from its lines (<= 40 chars, as the payment window takes it)."""
+    if not lines:
+        return "주문"
+    first = lines[0].product_name
+    rest = len(lines) - 1
+    suffix = f" 외 {rest}건" if rest else ""
+    room = 40 - len(suffix)
+    if len(first) > room:
+        first = first[: room - 1] + "…"
+    return first + suffix
 
 
 class OrderLine(models.Model):

@@ -10,7 +10,8 @@ and the second sees what the first did. Services are safe to call inside a calle
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,8 +20,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from shop.locks import LockedOrder, lock_order
 from shop.mail import absolute_url, mail_enqueue
-from shop.models import Order, OrderLine, Product
+from shop.models import Order, OrderLine, Product, order_title
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +85,24 @@ def can_move(current: str, to: str) -> bool:
     return to in ALLOWED_MOVES[current]
 
 
-def _locked(order: Order) -> Order:
-    """The order's row, locked until the surrounding transaction ends, freshly read."""
-    return Order.objects.select_for_update().get(pk=order.pk)
+@contextmanager
+def _under_lock(order: Order | LockedOrder) -> Iterator[LockedOrder]:
+    """The order under its row lock: the caller's lock and transaction when it already holds
+    them (the payment sync does: no second read, no savepoint), else taken here."""
+    if isinstance(order, LockedOrder):
+        yield order
+        return
+    with transaction.atomic():
+        yield lock_order(order.pk)
+
+
+def _check_move(order: Order, to: str) -> None:
+    if not can_move(order.status, to):
+        raise IllegalTransition(order, to)
 
 
 def _move(order: Order, to: str, *, message: str | None = None) -> Order:
-    if not can_move(order.status, to):
-        raise IllegalTransition(order, to)
+    _check_move(order, to)
     logger.info("order %s: %s -> %s", order.merchant_uid, order.status, to)
     order.status = to
     if message is not None:
@@ -157,55 +169,59 @@ def order_create(
     return order
 
 
-def order_mark_paid(*, order: Order, paid_at: datetime | None = None) -> Order:
+def order_mark_paid(*, order: Order | LockedOrder, paid_at: datetime | None = None) -> Order:
     """pending / awaiting_deposit -> paid, taking stock exactly once.
 
     Raises OutOfStock (and changes nothing) when another order has taken the last items since
     checkout; the caller decides what to do with the money.
     """
-    with transaction.atomic():
-        order = _locked(order)
-        _move(order, Status.PAID, message="")
+    with _under_lock(order) as locked:
+        order = locked.order
+        _check_move(order, Status.PAID)
         # Only pending / awaiting_deposit may become paid, and only once: stock is taken once.
-        _take_stock(order)
-        order.stock_taken = True
-        order.paid_at = paid_at or timezone.now()
-        order.save(
-            update_fields=["status", "status_message", "stock_taken", "paid_at", "updated_at"]
-        )
-        _enqueue_paid_mail(order)
+        short = _take_stock(locked.lines)
+        if not short:
+            _move(order, Status.PAID, message="")
+            order.stock_taken = True
+            order.paid_at = paid_at or timezone.now()
+            order.save(
+                update_fields=["status", "status_message", "stock_taken", "paid_at", "updated_at"]
+            )
+            _enqueue_paid_mail(order, locked.lines)
+    if short:
+        raise OutOfStock(short)
     return order
 
 
-def _take_stock(order: Order) -> None:
-    lines = list(order.lines.all())
-    # Lock products in a fixed order so that two orders sharing products cannot deadlock.
-    ids = sorted({line.product_id for line in lines})
-    stock = dict(
-        Product.objects.select_for_update()
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", "stock")
-    )
+def _take_stock(lines: list[OrderLine]) -> list[str]:
+    """Take the lines' quantities from stock; the names of products short of it (then nothing
+    is taken).
+
+    One conditional UPDATE per product both checks and takes (it waits for, then holds, the
+    product's row lock); products go in id order, so two orders sharing products cannot
+    deadlock. Should a later product be short, the earlier ones are given back.
+    """
     needed: dict[int, int] = {}
     for line in lines:
         needed[line.product_id] = needed.get(line.product_id, 0) + line.quantity
-    short = [
-        line.product_name for line in lines if stock[line.product_id] < needed[line.product_id]
-    ]
-    if short:
-        raise OutOfStock(short)
-    for product_id, quantity in needed.items():
-        Product.objects.filter(pk=product_id).update(stock=F("stock") - quantity)
+    taken: list[tuple[int, int]] = []
+    for product_id, quantity in sorted(needed.items()):
+        if not Product.objects.filter(pk=product_id, stock__gte=quantity).update(
+            stock=F("stock") - quantity
+        ):
+            for given_back, amount in taken:
+                Product.objects.filter(pk=given_back).update(stock=F("stock") + amount)
+            return [line.product_name for line in lines if line.product_id == product_id]
+        taken.append((product_id, quantity))
+    return []
 
 
 def order_mark_awaiting_deposit(
-    *, order: Order, bank: str, account: str, holder: str, due: datetime | None
+    *, order: Order | LockedOrder, bank: str, account: str, holder: str, due: datetime | None
 ) -> Order:
     """pending -> awaiting_deposit, keeping the virtual account to show the buyer."""
-    with transaction.atomic():
-        order = _locked(order)
-        _move(order, Status.AWAITING_DEPOSIT, message="")
+    with _under_lock(order) as locked:
+        order = _move(locked.order, Status.AWAITING_DEPOSIT, message="")
         order.deposit_bank, order.deposit_account, order.deposit_holder = bank, account, holder
         order.deposit_due = due
         order.save(
@@ -222,41 +238,40 @@ def order_mark_awaiting_deposit(
     return order
 
 
-def order_mark_cancelled(*, order: Order, reason: str) -> Order:
+def order_mark_cancelled(*, order: Order | LockedOrder, reason: str) -> Order:
     """pending / awaiting_deposit -> cancelled (nothing was paid)."""
-    with transaction.atomic():
-        order = _locked(order)
-        _move(order, Status.CANCELLED, message=reason)
+    with _under_lock(order) as locked:
+        order = _move(locked.order, Status.CANCELLED, message=reason)
         order.save(update_fields=["status", "status_message", "updated_at"])
     return order
 
 
-def order_mark_failed(*, order: Order, reason: str) -> Order:
+def order_mark_failed(*, order: Order | LockedOrder, reason: str) -> Order:
     """An order that can no longer be fulfilled (e.g. sold out while the buyer paid)."""
-    with transaction.atomic():
-        order = _locked(order)
-        _move(order, Status.FAILED, message=reason)
+    with _under_lock(order) as locked:
+        order = _move(locked.order, Status.FAILED, message=reason)
         order.save(update_fields=["status", "status_message", "updated_at"])
     return order
 
 
-def order_note_payment_problem(*, order: Order, message: str) -> Order:
+def order_note_payment_problem(*, order: Order | LockedOrder, message: str) -> Order:
     """Keep a payable order payable, with the reason the last attempt did not pay it."""
-    with transaction.atomic():
-        order = _locked(order)
-        order.status_message = message[:255]
-        order.save(update_fields=["status_message", "updated_at"])
+    with _under_lock(order) as locked:
+        order = locked.order
+        if order.status_message != message[:255]:
+            order.status_message = message[:255]
+            order.save(update_fields=["status_message", "updated_at"])
     return order
 
 
-def order_record_refund(*, order: Order, refunded_total: int) -> Order:
+def order_record_refund(*, order: Order | LockedOrder, refunded_total: int) -> Order:
     """paid / partially_refunded -> partially_refunded or refunded, from the total refunded.
 
     `refunded_total` is the whole amount refunded so far (not the latest refund), so applying
     the same figure twice changes nothing.
     """
-    with transaction.atomic():
-        order = _locked(order)
+    with _under_lock(order) as locked:
+        order = locked.order
         if refunded_total == order.refunded_amount and order.status != Status.PAID:
             return order
         if not 0 < refunded_total <= order.amount:
@@ -273,7 +288,7 @@ def order_record_refund(*, order: Order, refunded_total: int) -> Order:
     return order
 
 
-def _enqueue_paid_mail(order: Order) -> None:
+def _enqueue_paid_mail(order: Order, lines: list[OrderLine]) -> None:
     """The payment confirmation, written to the outbox in the payment's transaction."""
     mail_enqueue(
         key=f"order_paid:{order.pk}",
@@ -282,7 +297,7 @@ def _enqueue_paid_mail(order: Order) -> None:
         body=(
             f"{order.buyer_name}님, 주문해 주셔서 감사합니다.\n\n"
             f"주문번호: {order.merchant_uid}\n"
-            f"상품: {order.name}\n"
+            f"상품: {order_title(lines)}\n"
             f"결제 금액: {order.amount:,}원\n\n"
             f"주문 내역: {absolute_url(order.get_absolute_url())}\n"
         ),

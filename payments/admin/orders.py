@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -28,13 +26,13 @@ from payments.admin.common import (
 from payments.admin.records import PaymentInline
 from payments.client import IamportError
 from payments.forms import RefundForm
-from payments.models import Payment, Refund
+from payments.models import Refund
+from payments.selectors import NotRefundable, Refundable, refundable
 from payments.services import (
     RefundAlreadyRequested,
     RefundError,
     payment_refund,
     payment_sync_order,
-    refundable_payment,
 )
 from payments.services.refunds import already_requested_message, refund_for_request
 from shop.admin import OrderAdmin, won
@@ -168,28 +166,21 @@ class PaymentOrderAdmin(OrderAdmin):
             return missing_object_redirect(self, request, object_id)
         if not self.has_view_or_change_permission(request, order):
             raise PermissionDenied
-
+        back = redirect("admin:shop_order_change", order.pk)
         # Checked before anything else so that a repeated submit is named as such, even when
         # the first one has already refunded everything, and says what became of the first.
-        if request.method == "POST":
-            repeated = self._repeated_refund_submit(request, request.POST.get("request_key", ""))
-            if repeated:
-                return redirect("admin:shop_order_change", order.pk)
-
-        payment = self._refundable_payment_or_message(request, order)
-        if payment is None:
-            return redirect("admin:shop_order_change", order.pk)
-
-        form_kwargs: dict[str, Any] = {
-            "refundable": payment.refundable_amount,
-            "needs_refund_account": payment.pay_method == "vbank",
-        }
-        if request.method != "POST":
-            return self._render_refund_form(request, order, payment, RefundForm(**form_kwargs))
-
-        form = RefundForm(request.POST, **form_kwargs)
-        if not form.is_valid():
-            return self._render_refund_form(request, order, payment, form)
+        if request.method == "POST" and self._repeated_refund_submit(request):
+            return back
+        target = self._refundable_or_message(request, order)
+        if target is None:
+            return back
+        form = RefundForm(
+            request.POST if request.method == "POST" else None,
+            refundable=target.balance,
+            needs_refund_account=target.needs_refund_account,
+        )
+        if request.method != "POST" or not form.is_valid():
+            return self._render_refund_form(request, order, target, form)
         try:
             refund = payment_refund(
                 order=order,
@@ -201,24 +192,26 @@ class PaymentOrderAdmin(OrderAdmin):
             )
         except RefundAlreadyRequested as exc:
             self.message_user(request, str(exc), messages.WARNING)
-            return redirect("admin:shop_order_change", order.pk)
+            return back
         except RefundError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._refund_form_after_refusal(request, order, form)
+        self._report_refund(request, refund)
+        return back
 
-        order.refresh_from_db()
+    def _report_refund(self, request: HttpRequest, refund: Refund) -> None:
+        order = Order.objects.get(pk=refund.payment.order_id)
         self.message_user(
             request,
             f"{refund.amount:,}원을 환불했습니다. 주문 상태: {order.get_status_display()} "
             f"(환불 합계 {order.refunded_amount:,}원, 남은 금액 {order.refundable_amount:,}원)",
             messages.SUCCESS,
         )
-        return redirect("admin:shop_order_change", order.pk)
 
-    def _repeated_refund_submit(self, request: HttpRequest, request_key: str) -> bool:
+    def _repeated_refund_submit(self, request: HttpRequest) -> bool:
         """True (and the admin told what became of it) when this form was submitted before."""
         try:
-            earlier = refund_for_request(request_key=request_key)
+            earlier = refund_for_request(request_key=request.POST.get("request_key", ""))
         except IamportError as exc:
             self.message_user(
                 request,
@@ -233,19 +226,12 @@ class PaymentOrderAdmin(OrderAdmin):
         self.message_user(request, already_requested_message(earlier), level)
         return True
 
-    def _refundable_payment_or_message(self, request: HttpRequest, order: Order) -> Payment | None:
-        if not order.is_refundable:
-            self.message_user(
-                request,
-                f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.",
-                messages.ERROR,
-            )
+    def _refundable_or_message(self, request: HttpRequest, order: Order) -> Refundable | None:
+        try:
+            return refundable(order)
+        except NotRefundable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
             return None
-        payment = refundable_payment(order)
-        if payment is None or payment.refundable_amount <= 0:
-            self.message_user(request, "이 주문에는 환불할 결제가 없습니다.", messages.ERROR)
-            return None
-        return payment
 
     def _refund_form_after_refusal(
         self, request: HttpRequest, order: Order, refused: RefundForm
@@ -253,23 +239,23 @@ class PaymentOrderAdmin(OrderAdmin):
         """The form again, with figures re-read (a refused refund re-reads Iamport) and a new
         request key, since the refused one has been used."""
         order.refresh_from_db()
-        payment = self._refundable_payment_or_message(request, order)
-        if payment is None:
+        target = self._refundable_or_message(request, order)
+        if target is None:
             return redirect("admin:shop_order_change", order.pk)
         kept = {
             name: value for name, value in refused.cleaned_data.items() if name != "request_key"
         }
-        if kept.get("amount", 0) > payment.refundable_amount:
+        if kept.get("amount", 0) > target.balance:
             del kept["amount"]
         form = RefundForm(
             initial=kept,
-            refundable=payment.refundable_amount,
-            needs_refund_account=payment.pay_method == "vbank",
+            refundable=target.balance,
+            needs_refund_account=target.needs_refund_account,
         )
-        return self._render_refund_form(request, order, payment, form)
+        return self._render_refund_form(request, order, target, form)
 
     def _render_refund_form(
-        self, request: HttpRequest, order: Order, payment: Payment, form: RefundForm
+        self, request: HttpRequest, order: Order, target: Refundable, form: RefundForm
     ) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
@@ -277,11 +263,11 @@ class PaymentOrderAdmin(OrderAdmin):
             "opts": self.opts,
             "original": order,
             "order": order,
-            "payment": payment,
+            "payment": target.payment,
             "form": form,
             "amount_display": won(order.amount),
             "refunded_display": won(order.refunded_amount),
-            "refundable_display": won(payment.refundable_amount),
+            "refundable_display": won(target.balance),
             "status_badge": self.status_badge(order),
             "pay_method_display": self.pay_method_display(order),
             "has_view_permission": self.has_view_permission(request, order),

@@ -2,17 +2,18 @@
 
 - `sync`: `payment_sync`, the one function that decides a payment's fate;
 - `cancels`: giving money back for payments the shop refuses;
-- `records`: storing Iamport's replies and cancel history;
+- `records`: the one writer of payment state (Iamport's replies and cancel history);
 - `refunds`: refunds an admin asks for;
-- `prepare`: pre-registering an order's amount.
+- `prepare`: pre-registering an order's amount;
+- `webhooks`: storing webhook deliveries and what came of them.
 """
 
+from payments.selectors import refundable_payment
 from payments.services.prepare import payment_prepare
 from payments.services.refunds import (
     RefundAlreadyRequested,
     RefundError,
     payment_refund,
-    refundable_payment,
 )
 from payments.services.sync import (
     MESSAGES,

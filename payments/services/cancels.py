@@ -23,9 +23,10 @@ from payments.client import (
     PaymentStatus,
     get_client,
 )
+from payments.locks import lock_payment
 from payments.models import Payment, Refund
-from payments.services.records import cancellation_fields, store_reply
-from shop.models import Order
+from payments.services.records import reply_apply
+from shop.locks import lock_order
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +79,6 @@ def cancellable(remote: IamportPayment) -> bool:
     return remote.holds_money and not remote.is_funded_virtual_account
 
 
-def needs_refund_account(remote: IamportPayment) -> bool:
-    """A funded virtual account is refunded to the buyer's bank account, which only a person
-    can supply (Iamport's refund_holder / refund_bank / refund_account)."""
-    return remote.is_funded_virtual_account
-
-
 def note_manual_refund(payment: Payment) -> None:
     if MANUAL_REFUND_NOTE not in payment.verdict_reason:
         logger.error(
@@ -97,8 +92,10 @@ def note_manual_refund(payment: Payment) -> None:
 def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: str) -> None:
     """Give the money back for a payment the shop will not accept (forged, duplicate, ...).
 
-    Called outside the decision's transaction. When two requests race here, Iamport accepts the
-    first cancel and refuses the second (its checksum is stale); the loser just re-reads.
+    Called outside the decision's transaction, by the one request holding the cancel claim.
+    The checksum is the balance Iamport showed: should another cancel have gone first, Iamport
+    refuses this one and the payment is simply read again. Raises IamportError when Iamport
+    could not be asked (the claim is then released, so that reconciliation retries).
     """
     remaining = remote.remaining_amount
     try:
@@ -113,32 +110,23 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
         if isinstance(exc, IamportAuthError):
             release_cancel_claim(payment)
             raise
-        logger.warning(
-            "payment %s: cancel refused (%s); re-reading it", remote.imp_uid, exc.message
-        )
-        updated = get_client().find_by_imp_uid(remote.imp_uid)
-        with transaction.atomic():
-            store_reply(payment, updated)
+        logger.warning("payment %s: cancel refused (%s); re-reading it", remote.imp_uid, exc)
+        _record(payment, get_client().find_by_imp_uid(remote.imp_uid), ours=None)
         return
     except IamportError:
-        release_cancel_claim(payment)  # nothing happened at Iamport: let a retry cancel it
+        release_cancel_claim(payment)  # nothing happened at Iamport, or nobody knows: retry
         raise
-    with transaction.atomic():
-        Order.objects.select_for_update().filter(pk=payment.order_id).first()  # as the sync
-        payment = store_reply(payment, updated)
-        if remote.status != PaymentStatus.PAID:  # an unfunded account closed: no money moved
-            return
-        fields = cancellation_fields(updated, payment=payment, amount=remaining)
-        if not payment.refunds.filter(cancellation_id=fields["cancellation_id"]).exists():
-            Refund.objects.create(
-                payment=payment,
-                amount=remaining,
-                checksum=remaining,
-                reason=reason,
-                status=Refund.Status.SUCCEEDED,
-                **fields,
-            )
+    # Closing an unfunded virtual account moves no money: no refund to book for it.
+    moved = remote.status == PaymentStatus.PAID
+    ours = Refund(payment=payment, amount=remaining, checksum=remaining, reason=reason[:255])
+    _record(payment, updated, ours=ours if moved else None)
     logger.info("payment %s: cancelled %s won at Iamport (%s)", remote.imp_uid, remaining, reason)
+
+
+def _record(payment: Payment, updated: IamportPayment, *, ours: Refund | None) -> None:
+    with transaction.atomic():
+        locked = lock_order(payment.order_id)
+        reply_apply(locked=locked, remote=updated, payment=lock_payment(payment.pk), ours=ours)
 
 
 def cancel_superseded(payment: Payment) -> None:
@@ -147,9 +135,10 @@ def cancel_superseded(payment: Payment) -> None:
         remote = get_client().find_by_imp_uid(payment.imp_uid)
         if cancellable(remote):
             cancel_rejected_payment(payment, remote, CANCEL_REASONS[Verdict.DUPLICATE])
-        elif needs_refund_account(remote):  # the buyer paid into it meanwhile
+        elif remote.is_funded_virtual_account:  # the buyer paid into it meanwhile
             with transaction.atomic():
-                note_manual_refund(Payment.objects.select_for_update().get(pk=payment.pk))
+                lock_order(payment.order_id)
+                note_manual_refund(lock_payment(payment.pk))
     except IamportError as exc:
         # The order is settled either way; the reconciliation command retries this cancel.
         release_cancel_claim(payment)

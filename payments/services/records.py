@@ -1,22 +1,44 @@
-"""Storing what Iamport said: a payment reply onto its record, its cancels as refunds."""
+"""The one writer of payment state: what Iamport said, applied to our records.
+
+Every path that learns something about a payment from Iamport hands the reply to `reply_apply`,
+under the order's row lock: a lookup (`sync.payment_sync`), the answer to the cancel of a
+refused payment (`cancels`) and the answer to an admin's refund (`refunds`). Decisions (which
+verdict, which order transition) are made by those callers; the payment's figures, its refunds
+and the order's refunded total are written here, and only here.
+"""
 
 from __future__ import annotations
 
-from payments.client import (
-    CancelHistory,
-    IamportPayment,
-)
+import logging
+from typing import Any
+
+from payments.client import CancelHistory, IamportPayment, PaymentStatus
 from payments.models import Payment, Refund
+from shop import services as shop_services
+from shop.locks import LockedOrder
+
+logger = logging.getLogger(__name__)
+
+Verdict = Payment.Verdict
+IN_FLIGHT = (Refund.Status.REQUESTED, Refund.Status.UNKNOWN)
+REFUSED = (Verdict.FORGED, Verdict.DUPLICATE, Verdict.UNFULFILLABLE)
+OUTSIDE_THE_SHOP = "상점 밖(아임포트 콘솔 등)에서 취소됨"
 
 # How far along a payment is at Iamport. A reply that is behind what we already stored (a
 # webhook overtaken by a later one) is not allowed to move our record backwards.
-PROGRESS = {"ready": 0, "failed": 1, "paid": 1, "cancelled": 2}
+PROGRESS = {
+    PaymentStatus.READY: 0,
+    PaymentStatus.FAILED: 1,
+    PaymentStatus.PAID: 1,
+    PaymentStatus.CANCELLED: 2,
+}
 
 
-def record_fields(remote: IamportPayment) -> dict:
+def record_fields(remote: IamportPayment) -> dict[str, Any]:
+    """Iamport's figures for a payment, as our record keeps them."""
     return {
         "amount": remote.amount,
-        "cancel_amount": min(remote.cancel_amount, remote.amount),
+        "cancel_amount": remote.cancel_amount,
         "status": remote.status,
         "pay_method": remote.pay_method[:20],
         "pg_provider": remote.pg_provider[:30],
@@ -34,35 +56,88 @@ def record_fields(remote: IamportPayment) -> dict:
     }
 
 
-def is_behind(remote: IamportPayment, payment: Payment) -> bool:
-    ours = PROGRESS.get(payment.status, 0)
-    theirs = PROGRESS[remote.status]
+def _progress(status: str, cancelled: int, amount: int) -> int:
     # Some sources report a partial cancel as "cancelled": it is as far along as "paid".
-    if payment.status == "cancelled" and payment.cancel_amount < payment.amount:
-        ours = PROGRESS["paid"]
-    if remote.status == "cancelled" and remote.remaining_amount > 0:
-        theirs = PROGRESS["paid"]
+    if status == PaymentStatus.CANCELLED and cancelled < amount:
+        return PROGRESS[PaymentStatus.PAID]
+    return PROGRESS.get(PaymentStatus(status), 0)
+
+
+def is_behind(remote: IamportPayment, payment: Payment) -> bool:
+    """Whether this reply says less than what our record already holds."""
+    ours = _progress(payment.status, payment.cancel_amount, payment.amount)
+    theirs = _progress(remote.status, remote.cancel_amount, remote.amount)
     return theirs < ours or (theirs == ours and remote.cancel_amount < payment.cancel_amount)
 
 
-def copy_reply(payment: Payment, remote: IamportPayment) -> None:
-    """Write Iamport's figures onto the record, and only those columns: a full save would also
-    write back whatever else this copy of the row holds (a cancel claim another request has
-    released meanwhile, a verdict)."""
-    fields = record_fields(remote)
-    for name, value in fields.items():
-        setattr(payment, name, value)
-    payment.save(update_fields=[*fields, "updated_at"])
+def reply_apply(
+    *,
+    locked: LockedOrder,
+    remote: IamportPayment,
+    payment: Payment,
+    ours: Refund | None = None,
+) -> Payment:
+    """Apply Iamport's reply about `payment` to our records; the caller holds the order's lock.
 
-
-def store_reply(payment: Payment, remote: IamportPayment) -> Payment:
-    """Save a fresher Iamport reply onto the record (never an older one)."""
-    payment = Payment.objects.select_for_update().get(pk=payment.pk)
-    if not is_behind(remote, payment):
-        copy_reply(payment, remote)
+    - the payment row: inserted when new, else its Iamport figures updated unless the reply is
+      behind what is stored; the verdict the caller decided is written with it;
+    - refunds: one per cancel in `cancel_history` of a payment that moved money, matched to the
+      cancel this request made (`ours`), then to refunds left in flight, else recorded as made
+      outside the shop (Iamport's console);
+    - the order: its refunded total, when this payment is the one that paid it.
+    """
+    _write_payment(payment, remote)
+    if remote.cancel_history and _moved_money(payment, remote):
+        _record_cancellations(payment, remote, ours)
+    if payment.verdict == Verdict.ACCEPTED:
+        _reflect_refunded_total(locked, payment)
     return payment
 
 
+def _write_payment(payment: Payment, remote: IamportPayment) -> None:
+    if payment.pk is None:
+        for name, value in record_fields(remote).items():
+            setattr(payment, name, value)
+        payment.save(force_insert=True)
+        return
+    fields = record_fields(remote) if not is_behind(remote, payment) else {}
+    for name, value in fields.items():
+        setattr(payment, name, value)
+    # Only these columns: a full save would also write back whatever else this copy of the row
+    # holds, such as a cancel claim another request has released meanwhile.
+    payment.save(update_fields=[*fields, "verdict", "verdict_reason", "updated_at"])
+
+
+def _moved_money(payment: Payment, remote: IamportPayment) -> bool:
+    return payment.verdict == Verdict.ACCEPTED or (
+        payment.verdict in REFUSED and remote.paid_at is not None
+    )
+
+
+def cancelled_total(payment: Payment) -> int:
+    """What Iamport has given back of a payment (a full cancel may come without an amount)."""
+    if payment.status == PaymentStatus.CANCELLED and not payment.cancel_amount:
+        return payment.amount
+    return payment.cancel_amount
+
+
+def _reflect_refunded_total(locked: LockedOrder, payment: Payment) -> None:
+    order = locked.order
+    total = min(cancelled_total(payment), order.amount)
+    if order.status not in (order.Status.PAID, order.Status.PARTIALLY_REFUNDED):
+        return
+    if total > order.refunded_amount:
+        shop_services.order_record_refund(order=locked, refunded_total=total)
+    elif total < order.refunded_amount:
+        logger.warning(
+            "payment %s: Iamport shows %s won refunded, the order %s; keeping the order's",
+            payment.imp_uid,
+            total,
+            order.refunded_amount,
+        )
+
+
+# --- cancel history -> refunds --------------------------------------------------------------
 def cancellation_key(entry: CancelHistory) -> str:
     """What identifies one cancel in Iamport's history (older payments lack cancellation_id)."""
     if entry.cancellation_id:
@@ -75,55 +150,52 @@ def _when(entry: CancelHistory) -> float:
     return entry.cancelled_at.timestamp() if entry.cancelled_at else 0
 
 
-def cancellation_fields(
-    updated: IamportPayment, *, payment: Payment, amount: int, refund: Refund | None = None
-) -> dict:
-    """The cancel this request made. Iamport does not document the order of cancel_history, so
-    it is the newest entry of the requested amount not yet recorded for the payment."""
-    others = payment.refunds.exclude(cancellation_id="")
-    if refund is not None:
-        others = others.exclude(pk=refund.pk)
-    known = set(others.values_list("cancellation_id", flat=True))
-    entries = list(updated.cancel_history)
-    entries = [e for e in entries if cancellation_key(e) not in known] or entries
-    entries = [e for e in entries if e.amount == amount] or entries
-    last = max(entries, key=_when) if entries else None
-    return {
-        "cancellation_id": cancellation_key(last) if last else "",
-        "receipt_url": last.receipt_url[:500] if last else "",
-        "raw": updated.raw,
-    }
-
-
-def record_cancellations(payment: Payment, remote: IamportPayment) -> None:
-    """One Refund per cancel in Iamport's history, also for those made outside the shop (its
-    console) or whose answer never reached us (a refund request that timed out)."""
-    known = set(
+def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund | None) -> None:
+    """One Refund per cancel in Iamport's history. Iamport documents no order for the history:
+    the cancel this request made is the newest unrecorded one of its amount; the others go,
+    oldest first, to refunds still waiting for an answer, or become refunds made outside."""
+    recorded = set(
         payment.refunds.exclude(cancellation_id="").values_list("cancellation_id", flat=True)
     )
+    entries = sorted(remote.cancel_history, key=_when)
+    new = {id(e): e for e in entries if cancellation_key(e) not in recorded}
+    if not new:
+        return
+    if ours is not None:
+        mine = [e for e in new.values() if e.amount == ours.amount] or list(new.values())
+        _settle(ours, mine[-1], remote, message="")
+        del new[id(mine[-1])]
+    in_flight = payment.refunds.filter(status__in=IN_FLIGHT, cancellation_id="")
+    if ours is not None and ours.pk is not None:
+        in_flight = in_flight.exclude(pk=ours.pk)
+    waiting = list(in_flight.order_by("created_at", "id"))
     cancelled_before = 0
-    for entry in sorted(remote.cancel_history, key=_when):  # oldest first, whatever Iamport sends
-        key, balance = cancellation_key(entry), remote.amount - cancelled_before
-        cancelled_before += entry.amount
-        if key in known:
-            continue
-        waiting = (
-            payment.refunds.filter(
-                status__in=[Refund.Status.REQUESTED, Refund.Status.UNKNOWN],
-                amount=entry.amount,
-                cancellation_id="",
-            )
-            .order_by("created_at")
-            .first()
+    for entry in entries:
+        balance, cancelled_before = (
+            remote.amount - cancelled_before,
+            cancelled_before + entry.amount,
         )
-        refund = waiting or Refund(
+        if id(entry) not in new:
+            continue
+        match = next((r for r in waiting if r.amount == entry.amount), None)
+        if match is not None:
+            waiting.remove(match)
+            _settle(match, entry, remote, message="")
+            continue
+        outside = Refund(
             payment=payment,
             amount=entry.amount,
             checksum=balance,
             reason=(entry.reason or "아임포트에서 취소")[:255],
         )
-        refund.status = Refund.Status.SUCCEEDED
-        refund.message = "" if waiting else "상점 밖(아임포트 콘솔 등)에서 취소됨"
-        refund.cancellation_id, refund.receipt_url = key, entry.receipt_url[:500]
-        refund.raw = remote.raw
-        refund.save()
+        # Every cancel of a refused payment is the shop giving money back; on the payment that
+        # paid an order, one nobody in the shop asked for was made in Iamport's console.
+        accepted = payment.verdict == Verdict.ACCEPTED
+        _settle(outside, entry, remote, message=OUTSIDE_THE_SHOP if accepted else "")
+
+
+def _settle(refund: Refund, entry: CancelHistory, remote: IamportPayment, *, message: str) -> None:
+    refund.status, refund.message = Refund.Status.SUCCEEDED, message
+    refund.cancellation_id, refund.receipt_url = cancellation_key(entry), entry.receipt_url[:500]
+    refund.raw = remote.raw
+    refund.save()

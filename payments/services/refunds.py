@@ -6,7 +6,6 @@ import logging
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from payments.client import (
@@ -15,12 +14,13 @@ from payments.client import (
     IamportRejected,
     get_client,
 )
-from payments.locks import lock_order
+from payments.locks import lock_payment
 from payments.models import Payment, Refund
+from payments.selectors import NotRefundable, Refundable, refundable
 from payments.services.cancels import claim_ttl
-from payments.services.records import cancellation_fields, store_reply
+from payments.services.records import IN_FLIGHT, reply_apply
 from payments.services.sync import payment_sync
-from shop import services as shop_services
+from shop.locks import lock_order
 from shop.models import Order
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ class RefundAlreadyRequested(RefundError):
         self.refund = refund
 
 
-IN_FLIGHT = (Refund.Status.REQUESTED, Refund.Status.UNKNOWN)
 REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
 NOT_IN_HISTORY = "아임포트의 취소 내역에 없어 환불되지 않은 것으로 확인했습니다."
 
@@ -98,19 +97,6 @@ def refunds_in_flight() -> list[Refund]:
     )
 
 
-def refundable_payment(order: Order) -> Payment | None:
-    """The payment that paid this order and still has money to give back."""
-    return (
-        order.payments.filter(
-            verdict=Verdict.ACCEPTED,
-            status__in=[Payment.Status.PAID, Payment.Status.CANCELLED],
-            cancel_amount__lt=F("amount"),
-        )
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def payment_refund(
     *,
     order: Order,
@@ -124,32 +110,74 @@ def payment_refund(
 
     `checksum` is the refundable balance on our record, so Iamport refuses the cancel if its
     figure differs (a refund made elsewhere, a stale screen). `request_key` identifies one
-    submitted form: submitting it again raises RefundAlreadyRequested instead of refunding twice.
+    submitted form: submitting it again raises RefundAlreadyRequested, saying what became of the
+    first, instead of refunding twice. A virtual account is refunded to `refund_account`.
     """
+    target = _check_request(order, amount, reason, request_key, refund_account)
+    refund = _requested(target, amount, reason, request_key, user)
+    try:
+        updated = get_client().cancel(
+            imp_uid=target.payment.imp_uid,
+            merchant_uid=target.payment.merchant_uid,
+            amount=amount,
+            checksum=target.balance,
+            reason=reason.strip(),
+            extra=refund_account,
+        )
+    except IamportRejected as exc:
+        _refused(refund, exc)
+        raise RefundError(f"아임포트가 환불을 거절했습니다: {exc.message}") from exc
+    except IamportError as exc:
+        return _unanswered(refund, exc)
+    with transaction.atomic():
+        locked = lock_order(order.pk)
+        payment = lock_payment(target.payment.pk)
+        reply_apply(locked=locked, remote=updated, payment=payment, ours=refund)
+        if refund.status in IN_FLIGHT:  # answered, but its history showed no new cancel
+            refund.status, refund.message = Refund.Status.SUCCEEDED, ""
+            refund.save(update_fields=["status", "message"])
+    refund.payment = payment
+    logger.info("refunded %s won on %s (order %s)", amount, payment.imp_uid, order.merchant_uid)
+    return refund
+
+
+def _check_request(
+    order: Order,
+    amount: int,
+    reason: str,
+    request_key: str,
+    refund_account: dict[str, str] | None,
+) -> Refundable:
+    """The rules of a refund request, in one place; RefundError says which one failed."""
     earlier = Refund.objects.filter(request_key=request_key).first()
     if earlier is not None:
         raise RefundAlreadyRequested(already_requested_message(earlier), refund=earlier)
-    reason = reason.strip()
-    if not reason:
+    if not reason.strip():
         raise RefundError("환불 사유를 입력해 주세요.")
-    if not order.is_refundable:
-        raise RefundError(f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.")
-    payment = refundable_payment(order)
-    if payment is None:
-        raise RefundError("이 주문에는 환불할 결제가 없습니다.")
-    checksum = payment.refundable_amount
+    try:
+        target = refundable(order)
+    except NotRefundable as exc:
+        raise RefundError(str(exc)) from None
     if amount <= 0:
         raise RefundError("환불 금액은 1원 이상이어야 합니다.")
-    if amount > checksum:
-        raise RefundError(f"환불 금액 {amount:,}원이 환불 가능 잔액 {checksum:,}원보다 큽니다.")
+    if amount > target.balance:
+        raise RefundError(
+            f"환불 금액 {amount:,}원이 환불 가능 잔액 {target.balance:,}원보다 큽니다."
+        )
+    if target.needs_refund_account and not refund_account:
+        raise RefundError("가상계좌 결제는 환불받을 계좌를 입력해야 환불할 수 있습니다.")
+    return target
 
+
+def _requested(target: Refundable, amount: int, reason: str, request_key: str, user) -> Refund:
+    """The refund row, written before Iamport is asked, so a worker that dies leaves a trace."""
     try:
         with transaction.atomic():
-            refund = Refund.objects.create(
-                payment=payment,
+            return Refund.objects.create(
+                payment=target.payment,
                 amount=amount,
-                checksum=checksum,
-                reason=reason[:255],
+                checksum=target.balance,
+                reason=reason.strip()[:255],
                 status=Refund.Status.REQUESTED,
                 request_key=request_key,
                 requested_by=user if user is not None and user.is_authenticated else None,
@@ -158,66 +186,45 @@ def payment_refund(
         earlier = Refund.objects.filter(request_key=request_key).first()
         raise RefundAlreadyRequested(already_requested_message(earlier), refund=earlier) from None
 
-    try:
-        updated = get_client().cancel(
-            imp_uid=payment.imp_uid,
-            merchant_uid=payment.merchant_uid,
-            amount=amount,
-            checksum=checksum,
-            reason=reason,
-            extra=refund_account,
-        )
-    except IamportRejected as exc:
-        with transaction.atomic():
-            Order.objects.select_for_update().get(pk=order.pk)  # serialise with the sync
-            # A sync may have matched this request to someone else's cancel meanwhile: Iamport
-            # refused this one, so that match was wrong; give the cancel back to the history.
-            Refund.objects.filter(pk=refund.pk).update(
-                status=Refund.Status.FAILED,
-                message=exc.message[:255],
-                cancellation_id="",
-                receipt_url="",
-            )
-        logger.warning("refund of %s won on %s refused: %s", amount, payment.imp_uid, exc.message)
-        if not isinstance(exc, IamportNotFound):
-            _resync_quietly(payment)  # our figures may be stale: the next attempt uses Iamport's
-        raise RefundError(f"아임포트가 환불을 거절했습니다: {exc.message}") from exc
-    except IamportError as exc:
-        # No answer: Iamport may or may not have refunded. Re-reading the payment settles it when
-        # it can (the sync matches this row to the cancel in Iamport's history).
-        with transaction.atomic():
-            Order.objects.select_for_update().get(pk=order.pk)  # serialise with the sync
-            Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(
-                status=Refund.Status.UNKNOWN, message=exc.message[:255]
-            )
-        logger.warning(
-            "refund of %s won on %s unanswered: %s", amount, payment.imp_uid, exc.message
-        )
-        _resync_quietly(payment)
-        refund.refresh_from_db()
-        if refund.status == Refund.Status.SUCCEEDED:
-            return refund
-        raise RefundError(
-            "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
-            "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
-        ) from exc
 
+def _refused(refund: Refund, exc: IamportRejected) -> None:
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        payment = refund.payment = store_reply(payment, updated)
-        fields = cancellation_fields(updated, payment=payment, amount=amount, refund=refund)
-        for name, value in fields.items():
-            setattr(refund, name, value)
-        refund.status, refund.message = Refund.Status.SUCCEEDED, ""
-        refund.save()
-        shop_services.order_record_refund(order=locked, refunded_total=payment.cancel_amount)
-    logger.info("refunded %s won on %s (order %s)", amount, payment.imp_uid, order.merchant_uid)
-    return refund
+        lock_order(refund.payment.order_id)  # serialise with the sync
+        # A sync may have matched this request to someone else's cancel meanwhile: Iamport
+        # refused this one, so that match was wrong; give the cancel back to the history.
+        Refund.objects.filter(pk=refund.pk).update(
+            status=Refund.Status.FAILED,
+            message=exc.message[:255],
+            cancellation_id="",
+            receipt_url="",
+        )
+    logger.warning("refund %s on %s refused: %s", refund.pk, refund.payment.imp_uid, exc.message)
+    if not isinstance(exc, IamportNotFound):
+        _resync_quietly(refund.payment)  # our figures may be stale: the next try uses Iamport's
+
+
+def _unanswered(refund: Refund, exc: IamportError) -> Refund:
+    """No answer: Iamport may or may not have refunded. Re-reading the payment settles it when
+    it can (the writer matches this row to the cancel in Iamport's history)."""
+    with transaction.atomic():
+        lock_order(refund.payment.order_id)  # serialise with the sync
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(
+            status=Refund.Status.UNKNOWN, message=exc.message[:255]
+        )
+    logger.warning("refund %s on %s unanswered: %s", refund.pk, refund.payment.imp_uid, exc)
+    _resync_quietly(refund.payment)
+    refund.refresh_from_db()
+    if refund.status == Refund.Status.SUCCEEDED:
+        return refund
+    raise RefundError(
+        "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
+        "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
+    ) from exc
 
 
 def _resync_quietly(payment: Payment) -> None:
-    """After a refused refund, refresh our figures so the next attempt uses Iamport's."""
+    """After a refused or unanswered refund, refresh our figures from Iamport's."""
     try:
         payment_sync(imp_uid=payment.imp_uid)
     except IamportError:
-        logger.warning("could not re-read payment %s after a refused refund", payment.imp_uid)
+        logger.warning("could not re-read payment %s after a refund attempt", payment.imp_uid)

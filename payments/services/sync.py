@@ -2,15 +2,17 @@
 
 `payment_sync` is called by the browser callback, the mobile redirect, the webhook, the admin's
 re-sync and the reconciliation command. It fetches the payment from Iamport by `imp_uid`,
-never trusting what the caller said about it, compares it with our order under a row lock and
-moves the order through `shop.services`. Calls to Iamport are made outside any database
-transaction, so no lock is held while waiting on the network.
+never trusting what the caller said about it, compares it with our order under the order's row
+lock, moves the order through `shop.services` and hands Iamport's reply to the one writer of
+payment state (`records.reply_apply`). Calls to Iamport are made outside any database
+transaction, so no lock is held while waiting on the network; money the shop refuses is given
+back afterwards (`cancels`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.db import transaction
@@ -30,16 +32,11 @@ from payments.services.cancels import (
     cancel_superseded,
     cancellable,
     claim_cancel,
-    needs_refund_account,
     note_manual_refund,
 )
-from payments.services.records import (
-    copy_reply,
-    is_behind,
-    record_cancellations,
-    record_fields,
-)
+from payments.services.records import REFUSED, is_behind, reply_apply
 from shop import services as shop_services
+from shop.locks import LockedOrder, lock_order_by_merchant_uid
 from shop.models import Order
 
 logger = logging.getLogger(__name__)
@@ -48,6 +45,8 @@ OrderStatus = Order.Status
 Verdict = Payment.Verdict
 
 ORDER_CURRENCY = "KRW"  # orders are priced in whole won
+OPEN = (OrderStatus.PENDING, OrderStatus.AWAITING_DEPOSIT)
+SETTLED = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 
 
 class SyncOutcome(StrEnum):
@@ -89,7 +88,6 @@ MESSAGES = {
     SyncOutcome.MISMATCH: "결제 정보가 이 주문과 맞지 않습니다.",
     SyncOutcome.NOT_OURS: "이 상점의 주문이 아닙니다.",
 }
-
 # A refused payment whose money Iamport still holds: said until the cancel has gone through.
 CANCELLING_MESSAGES = {
     SyncOutcome.FORGED: (
@@ -107,6 +105,31 @@ _OUTCOME_OF_VERDICT = {
     Verdict.DUPLICATE: SyncOutcome.DUPLICATE,
     Verdict.UNFULFILLABLE: SyncOutcome.UNFULFILLABLE,
 }
+_OUTCOME_OF_STATUS: dict[str, SyncOutcome] = {
+    OrderStatus.PAID: SyncOutcome.PAID,
+    OrderStatus.AWAITING_DEPOSIT: SyncOutcome.AWAITING_DEPOSIT,
+    OrderStatus.PARTIALLY_REFUNDED: SyncOutcome.REFUNDED,
+    OrderStatus.REFUNDED: SyncOutcome.REFUNDED,
+    OrderStatus.CANCELLED: SyncOutcome.CANCELLED,
+    OrderStatus.FAILED: SyncOutcome.UNFULFILLABLE,
+}
+
+
+@dataclass
+class _Decision:
+    """What the decision found: the outcome (None: read it off the order afterwards), the
+    verdict to cancel this payment for, and other payments it made unnecessary."""
+
+    outcome: SyncOutcome | None = None
+    cancel_for: Verdict | None = None
+    superseded: list[Payment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Decided:
+    result: SyncResult
+    cancel_for: Verdict | None = None
+    superseded: tuple[Payment, ...] = ()
 
 
 def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult:
@@ -126,49 +149,13 @@ def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult
             merchant_uid,
         )
         return SyncResult(SyncOutcome.MISMATCH, MESSAGES[SyncOutcome.MISMATCH])
-    order = Order.objects.filter(merchant_uid=remote.merchant_uid).first()
-    if order is None:
+    decided = _decide_under_lock(remote)
+    if decided is None:
         logger.warning(
             "payment %s: merchant_uid %s is not ours", remote.imp_uid, remote.merchant_uid
         )
         return SyncResult(SyncOutcome.NOT_OURS, MESSAGES[SyncOutcome.NOT_OURS])
-
-    result, cancel_verdict, superseded = _apply(remote, order)
-    for other in superseded:
-        cancel_superseded(other)
-    cancel_error = None
-    if cancel_verdict is not None:
-        try:
-            cancel_rejected_payment(result.payment, remote, CANCEL_REASONS[cancel_verdict])
-        except IamportError as exc:  # the claim is released: the next sync_payments run retries
-            logger.error("payment %s: cancel failed: %s", remote.imp_uid, exc.message)
-            cancel_error = exc
-    if cancel_verdict is not None or superseded:
-        payment = _fresh(result.payment)
-        result = SyncResult(
-            result.outcome,
-            _refusal_message(result.outcome, payment) or result.message,
-            Order.objects.get(pk=order.pk),
-            payment,
-            cancel_error,
-        )
-    return result
-
-
-def _holds_money(payment: Payment) -> bool:
-    """Whether Iamport still holds something of a refused payment (money, an open account)."""
-    if payment.status == Payment.Status.PAID:
-        return payment.refundable_amount > 0
-    return payment.status == Payment.Status.READY and bool(payment.vbank_num)
-
-
-def _refusal_message(outcome: SyncOutcome, payment: Payment | None) -> str | None:
-    """For a refused payment, "cancelled" only once it is; until then, "being cancelled"."""
-    if outcome not in CANCELLING_MESSAGES or payment is None or not _holds_money(payment):
-        return None
-    if MANUAL_REFUND_NOTE in payment.verdict_reason:
-        return MANUAL_REFUND_MESSAGE
-    return CANCELLING_MESSAGES[outcome]
+    return _give_back(decided, remote)
 
 
 def payment_sync_order(*, order: Order) -> SyncResult | None:
@@ -189,205 +176,231 @@ def payment_sync_order(*, order: Order) -> SyncResult | None:
     return payment_sync(imp_uid=remote.imp_uid, merchant_uid=order.merchant_uid)
 
 
-def _fresh(payment: Payment | None) -> Payment | None:
-    return Payment.objects.get(pk=payment.pk) if payment is not None else None
-
-
-def _apply(
-    remote: IamportPayment, order: Order
-) -> tuple[SyncResult, Verdict | None, list[Payment]]:
-    """Decide under the order's row lock.
-
-    Returns the result, the verdict to cancel this payment for (if any), and other payments of
-    the order that this one superseded and that must be cancelled too.
-    """
+def _decide_under_lock(remote: IamportPayment) -> _Decided | None:
+    """Decide and record in one transaction, under the order's row lock (None: not ours)."""
     with transaction.atomic():
         # The lock serialises the browser callback and the webhook(s) for one order: the second
-        # one waits here, then re-reads and finds the work done.
-        order = Order.objects.select_for_update().get(pk=order.pk)
-        payment, created = Payment.objects.get_or_create(
-            imp_uid=remote.imp_uid,
-            defaults={"order": order, "merchant_uid": remote.merchant_uid, **record_fields(remote)},
-        )
-        if not created:
-            if is_behind(remote, payment):
-                logger.info("payment %s: ignoring a stale %s reply", payment.imp_uid, remote.status)
-                return _current(order, payment), None, []
-            copy_reply(payment, remote)
-
-        superseded: list[Payment] = []
-        outcome, verdict_to_cancel = _decide(remote, order, payment, superseded)
-        # Cancel only what Iamport still holds and the shop can give back, and only once.
-        if verdict_to_cancel is not None and (not cancellable(remote) or not claim_cancel(payment)):
-            verdict_to_cancel = None
-        if payment.verdict == Verdict.ACCEPTED or (
-            payment.verdict in _OUTCOME_OF_VERDICT and remote.paid_at is not None
-        ):
-            record_cancellations(payment, remote)
-        if payment.verdict in _OUTCOME_OF_VERDICT and needs_refund_account(remote):
-            note_manual_refund(payment)
-        order.refresh_from_db()
-        message = _message(outcome, remote, order)
-        result = SyncResult(outcome, message, order, payment)
-        return result, verdict_to_cancel, [p for p in superseded if claim_cancel(p)]
-
-
-def _decide(
-    remote: IamportPayment, order: Order, payment: Payment, superseded: list[Payment]
-) -> tuple[SyncOutcome, Verdict | None]:
-    accepted = payment.verdict == Verdict.ACCEPTED
-    if payment.verdict in _OUTCOME_OF_VERDICT:
-        # Already judged: cancel again (if Iamport still holds money; `_apply` checks).
-        return _OUTCOME_OF_VERDICT[payment.verdict], payment.verdict
-
-    if remote.amount != order.amount or remote.currency != ORDER_CURRENCY:
-        logger.error(
-            "payment %s: %s %s differs from order %s, %s %s: cancelling it",
-            remote.imp_uid,
-            remote.amount,
-            remote.currency,
-            order.merchant_uid,
-            order.amount,
-            ORDER_CURRENCY,
-        )
-        _judge(
-            payment,
-            Verdict.FORGED,
-            f"결제 금액 {remote.amount:,} {remote.currency} ≠ 주문 금액 {order.amount:,} KRW",
-        )
-        if order.is_payable:
-            shop_services.order_note_payment_problem(
-                order=order, message=MESSAGES[SyncOutcome.FORGED]
+        # one waits here, then reads what the first wrote and finds the work done.
+        locked = lock_order_by_merchant_uid(remote.merchant_uid)
+        if locked is None:
+            return None
+        payment = Payment.objects.filter(imp_uid=remote.imp_uid).first()
+        if payment is not None and is_behind(remote, payment):
+            logger.info("payment %s: ignoring a stale %s reply", payment.imp_uid, remote.status)
+            return _Decided(_current(locked.order, payment))
+        if payment is None:
+            payment = Payment(
+                imp_uid=remote.imp_uid, order=locked.order, merchant_uid=remote.merchant_uid
             )
-        return SyncOutcome.FORGED, Verdict.FORGED
+        decision = _decide(remote, locked, payment)
+        reply_apply(locked=locked, remote=remote, payment=payment)
+        return _conclude(decision, remote, locked.order, payment)
 
+
+def _conclude(
+    decision: _Decision, remote: IamportPayment, order: Order, payment: Payment
+) -> _Decided:
+    # Cancel only what Iamport still holds and the shop can give back, and only once.
+    cancel_for = decision.cancel_for
+    if cancel_for is not None and not (cancellable(remote) and claim_cancel(payment)):
+        cancel_for = None
+    if payment.verdict in REFUSED and remote.is_funded_virtual_account:
+        note_manual_refund(payment)
+    outcome = decision.outcome or _OUTCOME_OF_STATUS.get(order.status, SyncOutcome.NOT_PAID)
+    message = _refusal_message(outcome, payment) or _message(outcome, remote, order)
+    superseded = tuple(other for other in decision.superseded if claim_cancel(other))
+    return _Decided(SyncResult(outcome, message, order, payment), cancel_for, superseded)
+
+
+def _give_back(decided: _Decided, remote: IamportPayment) -> SyncResult:
+    """After the commit: cancel what the decision refused, and say where that leaves it."""
+    for other in decided.superseded:
+        cancel_superseded(other)
+    result = decided.result
+    if decided.cancel_for is None and not decided.superseded:
+        return result
+    assert result.payment is not None and result.order is not None  # noqa: S101 (decided above)
+    cancel_error = None
+    if decided.cancel_for is not None:
+        try:
+            cancel_rejected_payment(result.payment, remote, CANCEL_REASONS[decided.cancel_for])
+        except IamportError as exc:  # the claim is released: the next sync_payments run retries
+            logger.error("payment %s: cancel failed: %s", remote.imp_uid, exc.message)
+            cancel_error = exc
+    payment = Payment.objects.get(pk=result.payment.pk)
+    message = _refusal_message(result.outcome, payment) or MESSAGES[result.outcome]
+    order = Order.objects.get(pk=result.order.pk)
+    return SyncResult(result.outcome, message, order, payment, cancel_error)
+
+
+# --- the decision ---------------------------------------------------------------------------
+def _decide(remote: IamportPayment, locked: LockedOrder, payment: Payment) -> _Decision:
+    if payment.verdict in _OUTCOME_OF_VERDICT:
+        # Already refused: cancel again (if Iamport still holds money; `_conclude` checks).
+        verdict = Verdict(payment.verdict)
+        return _Decision(_OUTCOME_OF_VERDICT[verdict], verdict)
+    order = locked.order
+    if remote.amount != order.amount or remote.currency != ORDER_CURRENCY:
+        return _on_forged(remote, locked, payment)
+    accepted = payment.verdict == Verdict.ACCEPTED
     if remote.status == PaymentStatus.PAID:
-        return _on_paid(remote, order, payment, accepted, superseded)
+        return _on_paid(remote, locked, payment, accepted)
     if remote.status == PaymentStatus.READY:
-        return _on_ready(remote, order, payment, accepted)
+        return _on_ready(remote, locked, payment, accepted)
     if remote.status == PaymentStatus.FAILED:
-        return _on_failed(remote, order, payment, accepted), None
-    return _on_cancelled(remote, order, payment, accepted), None
+        return _on_failed(remote, locked, payment, accepted)
+    return _on_cancelled(remote, locked, payment, accepted)
+
+
+def _on_forged(remote: IamportPayment, locked: LockedOrder, payment: Payment) -> _Decision:
+    order = locked.order
+    logger.error(
+        "payment %s: %s %s differs from order %s, %s %s: cancelling it",
+        remote.imp_uid,
+        remote.amount,
+        remote.currency,
+        order.merchant_uid,
+        order.amount,
+        ORDER_CURRENCY,
+    )
+    _judge(
+        payment,
+        Verdict.FORGED,
+        f"결제 금액 {remote.amount:,} {remote.currency} ≠ 주문 금액 {order.amount:,} KRW",
+    )
+    if order.is_payable:
+        shop_services.order_note_payment_problem(order=locked, message=MESSAGES[SyncOutcome.FORGED])
+    return _Decision(SyncOutcome.FORGED, Verdict.FORGED)
 
 
 def _on_paid(
-    remote: IamportPayment,
-    order: Order,
-    payment: Payment,
-    accepted: bool,
-    superseded: list[Payment],
-) -> tuple[SyncOutcome, Verdict | None]:
-    if order.status not in (OrderStatus.PENDING, OrderStatus.AWAITING_DEPOSIT):
-        settled = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
-        if accepted and order.status in settled:  # settled by this payment; cancels may follow
-            _reflect_cancel_amount(remote, order)
-            return _current_outcome(Order.objects.get(pk=order.pk).status), None
-        _judge(payment, Verdict.DUPLICATE, f"주문이 이미 '{order.get_status_display()}' 상태")
-        return SyncOutcome.DUPLICATE, Verdict.DUPLICATE
+    remote: IamportPayment, locked: LockedOrder, payment: Payment, accepted: bool
+) -> _Decision:
+    order = locked.order
+    if order.status not in OPEN:
+        if accepted and order.status in SETTLED:  # settled by this payment; cancels may follow
+            return _Decision()
+        return _duplicate(payment, order)
     # Pending, or waiting for a deposit. If another payment issued that virtual account, this
     # one settles the order instead, and the unfunded account is cancelled so that nobody can
     # pay the order twice.
-    if not accepted:
-        for other in order.payments.filter(verdict=Verdict.ACCEPTED).exclude(pk=payment.pk):
-            _judge(other, Verdict.DUPLICATE, "다른 결제로 주문이 처리되어 가상계좌를 취소")
-            superseded.append(other)
+    superseded = [] if accepted else _supersede_others(order, payment)
     try:
-        shop_services.order_mark_paid(order=order, paid_at=remote.paid_at)
+        shop_services.order_mark_paid(order=locked, paid_at=remote.paid_at)
     except shop_services.OutOfStock as exc:
         _judge(payment, Verdict.UNFULFILLABLE, str(exc))
-        shop_services.order_mark_failed(order=order, reason=MESSAGES[SyncOutcome.UNFULFILLABLE])
-        return SyncOutcome.UNFULFILLABLE, Verdict.UNFULFILLABLE
+        shop_services.order_mark_failed(order=locked, reason=MESSAGES[SyncOutcome.UNFULFILLABLE])
+        return _Decision(SyncOutcome.UNFULFILLABLE, Verdict.UNFULFILLABLE, superseded)
     _judge(payment, Verdict.ACCEPTED, "결제 금액 일치")
-    _reflect_cancel_amount(remote, order)
-    return _current_outcome(Order.objects.get(pk=order.pk).status), None
+    return _Decision(superseded=superseded)
+
+
+def _supersede_others(order: Order, payment: Payment) -> list[Payment]:
+    if order.status != OrderStatus.AWAITING_DEPOSIT:
+        return []  # a pending order has no accepted payment
+    others = list(order.payments.filter(verdict=Verdict.ACCEPTED).exclude(pk=payment.pk))
+    for other in others:
+        _judge(other, Verdict.DUPLICATE, "다른 결제로 주문이 처리되어 가상계좌를 취소")
+        other.save(update_fields=["verdict", "verdict_reason", "updated_at"])
+    return others
 
 
 def _on_ready(
-    remote: IamportPayment, order: Order, payment: Payment, accepted: bool
-) -> tuple[SyncOutcome, Verdict | None]:
+    remote: IamportPayment, locked: LockedOrder, payment: Payment, accepted: bool
+) -> _Decision:
+    order = locked.order
     if not remote.is_issued_virtual_account:
-        return SyncOutcome.NOT_PAID, None  # the payment window is still open
+        return _Decision(SyncOutcome.NOT_PAID)  # the payment window is still open
     if accepted:
-        return _current_outcome(order.status), None
+        return _Decision()
     if order.status != OrderStatus.PENDING:
-        _judge(payment, Verdict.DUPLICATE, f"주문이 이미 '{order.get_status_display()}' 상태")
-        return SyncOutcome.DUPLICATE, Verdict.DUPLICATE
+        return _duplicate(payment, order)
     shop_services.order_mark_awaiting_deposit(
-        order=order,
+        order=locked,
         bank=remote.vbank_name[:50],
         account=remote.vbank_num[:50],
         holder=remote.vbank_holder[:50],
         due=remote.vbank_date,
     )
     _judge(payment, Verdict.ACCEPTED, "가상계좌 발급, 금액 일치")
-    return SyncOutcome.AWAITING_DEPOSIT, None
+    return _Decision(SyncOutcome.AWAITING_DEPOSIT)
 
 
 def _on_failed(
-    remote: IamportPayment, order: Order, payment: Payment, accepted: bool
-) -> SyncOutcome:
+    remote: IamportPayment, locked: LockedOrder, payment: Payment, accepted: bool
+) -> _Decision:
     reason = remote.fail_reason or "결제에 실패했습니다."
-    if accepted and order.status == OrderStatus.AWAITING_DEPOSIT:
-        shop_services.order_mark_cancelled(order=order, reason=reason)
-        return SyncOutcome.CANCELLED
+    if accepted and locked.order.status == OrderStatus.AWAITING_DEPOSIT:
+        shop_services.order_mark_cancelled(order=locked, reason=reason)
+        return _Decision(SyncOutcome.CANCELLED)
     if not payment.verdict:
         _judge(payment, Verdict.FAILED, reason)
-    if order.is_payable:
-        shop_services.order_note_payment_problem(order=order, message=reason)
-    return SyncOutcome.NOT_PAID
+    if locked.order.is_payable:
+        shop_services.order_note_payment_problem(order=locked, message=reason)
+    return _Decision(SyncOutcome.NOT_PAID)
 
 
 def _on_cancelled(
-    remote: IamportPayment, order: Order, payment: Payment, accepted: bool
-) -> SyncOutcome:
+    remote: IamportPayment, locked: LockedOrder, payment: Payment, accepted: bool
+) -> _Decision:
+    order = locked.order
     if accepted and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
-        shop_services.order_record_refund(
-            order=order, refunded_total=remote.cancel_amount or remote.amount
-        )
-        return SyncOutcome.REFUNDED
-    holds_order = order.payments.filter(verdict=Verdict.ACCEPTED).exclude(pk=payment.pk)
-    if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_DEPOSIT) and (
-        accepted or (not payment.verdict and not holds_order.exists())
-    ):
+        return _Decision(SyncOutcome.REFUNDED)  # the writer books the refunded total
+    if order.status in OPEN and (accepted or (not payment.verdict and not _held(order, payment))):
         reason = remote.cancel_reason or "결제가 취소되었습니다."
-        shop_services.order_mark_cancelled(order=order, reason=reason)
-    return SyncOutcome.REFUNDED if order.status == OrderStatus.REFUNDED else SyncOutcome.CANCELLED
+        shop_services.order_mark_cancelled(order=locked, reason=reason)
+    return _Decision(
+        SyncOutcome.REFUNDED if order.status == OrderStatus.REFUNDED else SyncOutcome.CANCELLED
+    )
 
 
-def _reflect_cancel_amount(remote: IamportPayment, order: Order) -> None:
-    """A paid payment that Iamport shows partly cancelled (e.g. from its console)."""
-    if remote.cancel_amount > 0:
-        shop_services.order_record_refund(order=order, refunded_total=remote.cancel_amount)
+def _held(order: Order, payment: Payment) -> bool:
+    """Whether another payment holds the order (an issued virtual account)."""
+    if order.status == OrderStatus.PENDING:
+        return False
+    others = order.payments.filter(verdict=Verdict.ACCEPTED)
+    return others.exclude(pk=payment.pk).exists() if payment.pk else others.exists()
+
+
+def _duplicate(payment: Payment, order: Order) -> _Decision:
+    _judge(payment, Verdict.DUPLICATE, f"주문이 이미 '{order.get_status_display()}' 상태")
+    return _Decision(SyncOutcome.DUPLICATE, Verdict.DUPLICATE)
 
 
 def _judge(payment: Payment, verdict: Verdict, reason: str) -> None:
+    """The verdict, kept on the record by the writer with Iamport's figures."""
     payment.verdict = verdict
     payment.verdict_reason = reason[:255]
-    payment.save(update_fields=["verdict", "verdict_reason", "updated_at"])
 
 
-def _current_outcome(status: str) -> SyncOutcome:
-    return {
-        OrderStatus.PAID: SyncOutcome.PAID,
-        OrderStatus.AWAITING_DEPOSIT: SyncOutcome.AWAITING_DEPOSIT,
-        OrderStatus.PARTIALLY_REFUNDED: SyncOutcome.REFUNDED,
-        OrderStatus.REFUNDED: SyncOutcome.REFUNDED,
-        OrderStatus.CANCELLED: SyncOutcome.CANCELLED,
-        OrderStatus.FAILED: SyncOutcome.UNFULFILLABLE,
-    }.get(status, SyncOutcome.NOT_PAID)
-
-
+# --- what the buyer is told -----------------------------------------------------------------
 def _current(order: Order, payment: Payment) -> SyncResult:
     """What a stale or repeated notification finds: the state we already hold."""
     if payment.verdict in _OUTCOME_OF_VERDICT:
-        outcome = _OUTCOME_OF_VERDICT[payment.verdict]
+        outcome = _OUTCOME_OF_VERDICT[Verdict(payment.verdict)]
     elif payment.verdict == Verdict.ACCEPTED:
-        outcome = _current_outcome(order.status)
+        outcome = _OUTCOME_OF_STATUS.get(order.status, SyncOutcome.NOT_PAID)
     else:
         outcome = SyncOutcome.NOT_PAID
     return SyncResult(
         outcome, _refusal_message(outcome, payment) or MESSAGES[outcome], order, payment
     )
+
+
+def _holds_money(payment: Payment) -> bool:
+    """Whether Iamport still holds something of a refused payment (money, an open account)."""
+    if payment.status == Payment.Status.PAID:
+        return payment.refundable_amount > 0
+    return payment.status == Payment.Status.READY and bool(payment.vbank_num)
+
+
+def _refusal_message(outcome: SyncOutcome, payment: Payment) -> str | None:
+    """For a refused payment, "cancelled" only once it is; until then, "being cancelled"."""
+    if outcome not in CANCELLING_MESSAGES or not _holds_money(payment):
+        return None
+    if MANUAL_REFUND_NOTE in payment.verdict_reason:
+        return MANUAL_REFUND_MESSAGE
+    return CANCELLING_MESSAGES[outcome]
 
 
 def _message(outcome: SyncOutcome, remote: IamportPayment, order: Order) -> str:

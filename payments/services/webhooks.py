@@ -1,18 +1,32 @@
-"""Webhook deliveries: stored as they arrived (bounded), then settled with what came of them.
+"""Webhook deliveries: stored as they arrived (bounded), processed, settled with the outcome.
 
 The endpoint is unauthenticated (Iamport V1 signs nothing), so what a delivery stores is
-bounded: a capped body and only the headers worth keeping, never credentials or cookies.
+bounded: a capped body and only the headers worth keeping, never credentials or cookies. The
+body is only a hint: the payment it names is fetched from Iamport and synced like any other.
+Whatever happens while processing, the stored delivery says so, an unexpected error with its
+traceback (as dj-stripe's WebhookEventTrigger does), so that an admin sees what broke.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
+from guard.text import storable_text
+from payments.client import (
+    IamportError,
+    IamportNotFound,
+    IamportTimeout,
+    IamportUnavailable,
+)
 from payments.models import WebhookDelivery
+from payments.services.sync import SyncOutcome, SyncResult, payment_sync
+from shop.ids import is_merchant_uid
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +81,101 @@ def webhook_finish(
         "webhook %s: %s (%s)", delivery.pk, outcome, detail.splitlines()[0] if detail else ""
     )
     return delivery
+
+
+Outcome = WebhookDelivery.Outcome
+# What an anonymous caller is told when Iamport could not be asked; the details stay in the
+# stored delivery and the log.
+RETRY_DETAIL = "the payment could not be verified now; deliver again later"
+
+
+class WebhookRejected(ValueError):
+    """The delivery is unusable (no readable body, no imp_uid); the message says why."""
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """What to answer the sender: 200 once handled, 4xx for its mistakes, 5xx to retry."""
+
+    status: int
+    outcome: str
+    detail: str  # fit for an anonymous caller
+
+
+def retry_status(exc: IamportError) -> int:
+    """The 5xx that tells Iamport a retry may help: 504 timeout, 503 unreachable, else 502."""
+    if isinstance(exc, IamportTimeout):
+        return 504
+    return 503 if isinstance(exc, IamportUnavailable) else 502
+
+
+def webhook_process(
+    delivery: WebhookDelivery,
+    *,
+    sender_allowed: bool,
+    read_payload: Callable[[], dict[str, Any]],
+    read_imp_uid: Callable[[dict[str, Any]], str],
+) -> WebhookAnswer:
+    """Process a stored delivery and record what came of it, whatever happens."""
+    try:
+        return _process(delivery, sender_allowed, read_payload, read_imp_uid)
+    except Exception as exc:
+        webhook_finish(delivery, Outcome.ERROR, "unexpected error", error=exc)
+        raise
+
+
+def _process(delivery, sender_allowed, read_payload, read_imp_uid) -> WebhookAnswer:
+    if not sender_allowed:
+        return _done(delivery, 403, Outcome.REJECTED, f"sender {delivery.remote_addr} not allowed")
+    try:
+        payload = read_payload()
+        delivery.imp_uid = read_imp_uid(payload)
+    except WebhookRejected as exc:
+        return _done(delivery, 400, Outcome.REJECTED, str(exc))
+    _keep_hints(delivery, payload)
+    try:
+        # The payment is fetched by imp_uid; nothing else in the body is believed.
+        result = payment_sync(imp_uid=delivery.imp_uid)
+    except IamportNotFound:
+        return _done(delivery, 200, Outcome.IGNORED, "Iamport does not know this imp_uid")
+    except IamportError as exc:
+        detail = f"{exc.__class__.__name__}: {exc.message}"
+        logger.warning("webhook %s: Iamport failed: %s", delivery.pk, detail)
+        return _done(delivery, retry_status(exc), Outcome.ERROR, detail, public=RETRY_DETAIL)
+    return _settled(delivery, result)
+
+
+def _keep_hints(delivery: WebhookDelivery, payload: dict[str, Any]) -> None:
+    """The body's merchant_uid and status are only hints, kept when they look sane."""
+    hint = payload.get("merchant_uid")
+    hint = hint.strip() if isinstance(hint, str) else ""
+    delivery.merchant_uid = hint if is_merchant_uid(hint) else ""
+    status = payload.get("status")
+    delivery.status_hint = storable_text(status[:20]) if isinstance(status, str) else ""
+
+
+def _settled(delivery: WebhookDelivery, result: SyncResult) -> WebhookAnswer:
+    if result.outcome == SyncOutcome.NOT_OURS:
+        return _done(delivery, 200, Outcome.IGNORED, result.message)
+    order = result.order
+    if delivery.merchant_uid and order and delivery.merchant_uid != order.merchant_uid:
+        logger.warning(
+            "webhook %s named %s but the payment is for %s",
+            delivery.pk,
+            delivery.merchant_uid,
+            order.merchant_uid,
+        )
+    detail = f"{result.outcome}; order {order.status if order else '-'}"
+    if result.cancel_error is not None:
+        # Decided, but the refused payment's money is still at Iamport: a retry can help.
+        exc = result.cancel_error
+        detail += f"; cancel failed: {exc.__class__.__name__}: {exc.message}"
+        return _done(delivery, retry_status(exc), Outcome.ERROR, detail, public=RETRY_DETAIL)
+    return _done(delivery, 200, Outcome.PROCESSED, detail)
+
+
+def _done(
+    delivery: WebhookDelivery, status: int, outcome: str, detail: str, *, public: str = ""
+) -> WebhookAnswer:
+    webhook_finish(delivery, outcome, detail)
+    return WebhookAnswer(status, outcome, public or detail)

@@ -18,7 +18,8 @@ from payments.services import (
     payment_refund,
     payment_sync,
 )
-from payments.services.records import store_reply
+from payments.services.records import reply_apply
+from shop.locks import lock_order
 from shop.models import Order
 from tests.conftest import API, load_fixture
 
@@ -264,8 +265,9 @@ def test_an_older_reply_never_overwrites_a_newer_record(iamport, paid):
     older = IamportPayment.from_api(payment)
 
     with transaction.atomic():
-        stored = store_reply(record, older)
+        stored = reply_apply(locked=lock_order(record.order_id), remote=older, payment=record)
 
+    stored.refresh_from_db()
     assert (stored.status, stored.cancel_amount) == ("cancelled", 12000)
 
 

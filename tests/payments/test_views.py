@@ -498,6 +498,7 @@ def test_an_unexpected_failure_is_a_logged_503_never_a_500(
     body = {k: (order.merchant_uid if v == "M" else v) for k, v in body.items()}
     with (
         mock.patch("payments.views.payment_sync", side_effect=RuntimeError("bug")),
+        mock.patch("payments.services.webhooks.payment_sync", side_effect=RuntimeError("bug")),
         mock.patch("payments.views.payment_prepare", side_effect=RuntimeError("bug")),
     ):
         reply = post_json(client, url, body)

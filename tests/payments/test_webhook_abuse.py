@@ -190,7 +190,9 @@ def test_a_refused_payment_whose_cancel_failed_asks_iamport_to_deliver_again(
 def test_an_unexpected_error_is_kept_on_the_delivery_with_its_traceback(client, iamport, order):
     iamport.payment(order.merchant_uid)
 
-    with mock.patch("payments.views.payment_sync", side_effect=ZeroDivisionError("bug")):
+    with mock.patch(
+        "payments.services.webhooks.payment_sync", side_effect=ZeroDivisionError("bug")
+    ):
         reply = deliver(client)
 
     assert reply.status_code == 503

@@ -1,0 +1,50 @@
+"""Reads for the payments admin: what an order's refund form may offer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F
+
+from payments.models import Payment
+from shop.models import Order
+
+
+class NotRefundable(Exception):
+    """The order has nothing to refund; the message is fit for an admin."""
+
+
+@dataclass(frozen=True)
+class Refundable:
+    """The payment that paid an order and still has money to give back."""
+
+    payment: Payment
+    balance: int  # what is left to refund: the `checksum` of the next refund
+    needs_refund_account: bool  # a virtual account is refunded to the buyer's bank account
+
+
+def refundable_payment(order: Order) -> Payment | None:
+    """The payment that paid this order and still has money to give back."""
+    return (
+        order.payments.filter(
+            verdict=Payment.Verdict.ACCEPTED,
+            status__in=[Payment.Status.PAID, Payment.Status.CANCELLED],
+            cancel_amount__lt=F("amount"),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def refundable(order: Order) -> Refundable:
+    """What the order's refund form offers, or NotRefundable saying why there is nothing."""
+    if not order.is_refundable:
+        raise NotRefundable(f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.")
+    payment = refundable_payment(order)
+    if payment is None or payment.refundable_amount <= 0:
+        raise NotRefundable("이 주문에는 환불할 결제가 없습니다.")
+    return Refundable(
+        payment=payment,
+        balance=payment.refundable_amount,
+        needs_refund_account=payment.pay_method == "vbank",
+    )
