@@ -36,7 +36,7 @@ from payments.services.cancels import (
 )
 from payments.services.records import REFUSED, is_behind, reply_apply
 from shop import services as shop_services
-from shop.locks import LockedOrder, lock_order_by_merchant_uid
+from shop.locks import LockedOrder, lock_order, lock_order_by_merchant_uid
 from shop.models import Order
 
 logger = logging.getLogger(__name__)
@@ -229,8 +229,18 @@ def _give_back(decided: _Decided, remote: IamportPayment) -> SyncResult:
             cancel_error = exc
     payment = Payment.objects.get(pk=result.payment.pk)
     message = _refusal_message(result.outcome, payment) or MESSAGES[result.outcome]
-    order = Order.objects.get(pk=result.order.pk)
+    order = _say_cancelled(result.order.pk, result.outcome, message)
     return SyncResult(result.outcome, message, order, payment, cancel_error)
+
+
+def _say_cancelled(order_id: int, outcome: SyncOutcome, message: str) -> Order:
+    """Once the refused payment is given back, the order page says so instead of "being
+    cancelled" (the text the decision left on it)."""
+    with transaction.atomic():
+        locked = lock_order(order_id)
+        if locked.order.status_message == CANCELLING_MESSAGES.get(outcome) != message:
+            shop_services.order_note_payment_problem(order=locked, message=message)
+    return locked.order
 
 
 # --- the decision ---------------------------------------------------------------------------
@@ -269,7 +279,10 @@ def _on_forged(remote: IamportPayment, locked: LockedOrder, payment: Payment) ->
         f"결제 금액 {remote.amount:,} {remote.currency} ≠ 주문 금액 {order.amount:,} KRW",
     )
     if order.is_payable:
-        shop_services.order_note_payment_problem(order=locked, message=MESSAGES[SyncOutcome.FORGED])
+        # "Being cancelled" until Iamport confirms; `_give_back` then says it was.
+        shop_services.order_note_payment_problem(
+            order=locked, message=CANCELLING_MESSAGES[SyncOutcome.FORGED]
+        )
     return _Decision(SyncOutcome.FORGED, Verdict.FORGED)
 
 
@@ -289,7 +302,9 @@ def _on_paid(
         shop_services.order_mark_paid(order=locked, paid_at=remote.paid_at)
     except shop_services.OutOfStock as exc:
         _judge(payment, Verdict.UNFULFILLABLE, str(exc))
-        shop_services.order_mark_failed(order=locked, reason=MESSAGES[SyncOutcome.UNFULFILLABLE])
+        shop_services.order_mark_failed(
+            order=locked, reason=CANCELLING_MESSAGES[SyncOutcome.UNFULFILLABLE]
+        )
         return _Decision(SyncOutcome.UNFULFILLABLE, Verdict.UNFULFILLABLE, superseded)
     _judge(payment, Verdict.ACCEPTED, "결제 금액 일치")
     return _Decision(superseded=superseded)

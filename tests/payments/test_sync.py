@@ -409,10 +409,15 @@ def test_a_forged_payment_whose_cancel_failed_is_cancelled_on_the_next_delivery(
     iamport.payment(order.merchant_uid, amount=100)
     iamport.cancel_ok(payment, 100)
 
+    order.refresh_from_db()
+    assert "취소하고 있습니다" in order.status_message  # the order page says the same
+
     retried = payment_sync(imp_uid=IMP)
     assert retried.outcome == SyncOutcome.FORGED
     assert retried.cancel_error is None
     assert "취소했습니다" in retried.message
+    order.refresh_from_db()
+    assert "취소했습니다" in order.status_message
     assert Payment.objects.get().status == "cancelled"
     assert Refund.objects.get().amount == 100
 
