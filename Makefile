@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test test-fast lint format coverage clean
+.PHONY: run serve test test-fast lint format coverage bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +39,19 @@ serve: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=
+	$(PY) -m coverage report --skip-covered --skip-empty
 
 test-fast: $(VENV)/.dev-installed
 	$(PY) -m pytest -m "not e2e" -q
+
+## make bench: measure a payment verification through the webhook (Iamport calls, latency, SQL,
+## throughput under gunicorn) and the product list page; prints the report the README quotes.
+## BENCH_DELAY_MS (default 50) is the stand-in's delay; `make bench BENCH_ARGS=--quick` smokes.
+bench: $(VENV)/.dev-installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
@@ -54,7 +62,8 @@ format: $(VENV)/.dev-installed
 	$(PY) -m ruff check --fix .
 
 coverage: $(VENV)/.dev-installed
-	$(PY) -m pytest --cov --cov-report=term-missing
+	$(PY) -m pytest --cov --cov-report=term-missing --cov-fail-under=0
+	$(PY) -m coverage report --include='*' --show-missing --fail-under=0
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3 htmlcov .coverage

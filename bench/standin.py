@@ -1,0 +1,250 @@
+"""A stand-in for Iamport's REST API: stdlib only, with an injected delay and request counts.
+
+Not the shop's sandbox app: the sandbox is Django code with a database of its own, so its cost
+would be mixed into what is measured. This one answers from memory, sleeps `delay` seconds
+before every answer (Iamport's own latency, made explicit) and counts requests by endpoint.
+
+It speaks Iamport's envelope {"code": 0, "message": null, "response": ...} for the three
+endpoints a card verification can touch:
+
+- POST /users/getToken       an access token valid for 30 minutes (Iamport's own lifetime)
+- GET  /payments/{imp_uid}   a paid card payment for the order registered under that imp_uid
+- POST /payments/cancel      the payment, cancelled (a verification of a good payment never
+                             calls it: the count shows whether it ever happens)
+
+Anything else is answered 404 and counted as "other".
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+API_KEY = "bench_api_key"
+API_SECRET = "bench_api_secret"  # noqa: S105 (a stand-in's fixed credential, loopback only)
+TOKEN_LIFETIME = 1800  # seconds, as Iamport issues them
+
+# The endpoints counted, as the report names them.
+TOKEN, LOOKUP, CANCEL, OTHER = "token", "lookup", "cancel", "other"
+
+
+@dataclass(frozen=True)
+class RegisteredPayment:
+    merchant_uid: str
+    amount: int
+
+
+def paid_card_payment(imp_uid: str, merchant_uid: str, amount: int, now: int) -> dict:
+    """A paid card payment, shaped as Iamport answers GET /payments/{imp_uid}
+    (tests/fixtures/iamport/payment_paid.json)."""
+    tid = f"StdpayCARDINIpayTest{imp_uid}"
+    return {
+        "imp_uid": imp_uid,
+        "merchant_uid": merchant_uid,
+        "pay_method": "card",
+        "channel": "pc",
+        "pg_provider": "html5_inicis",
+        "emb_pg_provider": None,
+        "pg_tid": tid,
+        "pg_id": "INIpayTest",
+        "escrow": False,
+        "apply_num": "30012345",
+        "bank_code": None,
+        "bank_name": None,
+        "card_code": "361",
+        "card_name": "BC카드",
+        "card_quota": 0,
+        "card_number": "910020*********5",
+        "card_type": 0,
+        "vbank_code": None,
+        "vbank_name": None,
+        "vbank_num": None,
+        "vbank_holder": None,
+        "vbank_date": 0,
+        "vbank_issued_at": 0,
+        "name": "벤치 상품",
+        "amount": amount,
+        "cancel_amount": 0,
+        "currency": "KRW",
+        "buyer_name": "홍길동",
+        "buyer_email": "buyer@example.com",
+        "buyer_tel": "010-1234-5678",
+        "buyer_addr": "서울특별시 강남구 테헤란로 1",
+        "buyer_postcode": "06236",
+        "custom_data": None,
+        "user_agent": "Mozilla/5.0",
+        "status": "paid",
+        "started_at": now - 30,
+        "paid_at": now,
+        "failed_at": 0,
+        "cancelled_at": 0,
+        "fail_reason": None,
+        "cancel_reason": None,
+        "receipt_url": f"https://iniweb.inicis.com/receipt?noTid={tid}",
+        "cancel_history": [],
+        "cancel_receipt_urls": [],
+        "cash_receipt_issued": False,
+        "customer_uid": None,
+        "customer_uid_usage": None,
+        "sandbox": True,
+    }
+
+
+class IamportStandin:
+    """The server and what it knows: payments by imp_uid, issued tokens, request counts."""
+
+    def __init__(self, *, delay_seconds: float) -> None:
+        self.delay = delay_seconds
+        self._payments: dict[str, RegisteredPayment] = {}
+        self._tokens: set[str] = set()
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    # --- what the benchmark does with it -------------------------------------------------
+    def register(self, imp_uid: str, merchant_uid: str, amount: int) -> None:
+        with self._lock:
+            self._payments[imp_uid] = RegisteredPayment(merchant_uid, amount)
+
+    def counts(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._counts)
+
+    def start(self) -> str:
+        handler = type("Handler", (_Handler,), {"standin": self})
+        self._server = _Server(("127.0.0.1", 0), handler)
+        threading.Thread(
+            target=self._server.serve_forever, name="iamport stand-in", daemon=True
+        ).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # --- what a request gets -------------------------------------------------------------
+    def answer(self, method: str, path: str, body: bytes, token: str) -> tuple[int, dict]:
+        endpoint, imp_uid = _endpoint(method, path)
+        with self._lock:
+            self._counts[endpoint] += 1
+        # Iamport's latency, the same for every endpoint. Sleeping releases the GIL, so
+        # concurrent requests overlap as they would against the real API.
+        time.sleep(self.delay)
+        if endpoint == TOKEN:
+            return self._token(body)
+        if endpoint == OTHER:
+            return _envelope(HTTPStatus.NOT_FOUND, None, code=1, message="no such endpoint")
+        if token not in self._tokens:
+            return _envelope(HTTPStatus.UNAUTHORIZED, None, code=-1, message="Unauthorized")
+        if endpoint == CANCEL:
+            imp_uid = _json(body).get("imp_uid", "")
+        known = self._payments.get(imp_uid)
+        if known is None:
+            return _envelope(HTTPStatus.NOT_FOUND, None, code=1, message="존재하지 않는 결제정보")
+        payment = paid_card_payment(imp_uid, known.merchant_uid, known.amount, int(time.time()))
+        if endpoint == CANCEL:
+            now = int(time.time())
+            payment.update(
+                status="cancelled",
+                cancel_amount=known.amount,
+                cancelled_at=now,
+                cancel_reason=str(_json(body).get("reason", "")),
+                cancel_history=[
+                    {
+                        "pg_tid": payment["pg_tid"],
+                        "amount": known.amount,
+                        "cancelled_at": now,
+                        "reason": str(_json(body).get("reason", "")),
+                        "receipt_url": payment["receipt_url"],
+                        "cancellation_id": f"cancel_{imp_uid}",
+                    }
+                ],
+            )
+        return _envelope(HTTPStatus.OK, payment)
+
+    def _token(self, body: bytes) -> tuple[int, dict]:
+        data = _json(body)
+        if data.get("imp_key") != API_KEY or data.get("imp_secret") != API_SECRET:
+            return _envelope(HTTPStatus.UNAUTHORIZED, None, code=-1, message="Unauthorized")
+        token = secrets.token_hex(20)
+        with self._lock:
+            self._tokens.add(token)
+        now = int(time.time())
+        return _envelope(
+            HTTPStatus.OK,
+            {"access_token": token, "now": now, "expired_at": now + TOKEN_LIFETIME},
+        )
+
+
+def _endpoint(method: str, path: str) -> tuple[str, str]:
+    path = path.split("?", 1)[0]
+    if method == "POST" and path == "/users/getToken":
+        return TOKEN, ""
+    if method == "POST" and path == "/payments/cancel":
+        return CANCEL, ""
+    parts = path.strip("/").split("/")
+    if method == "GET" and len(parts) == 2 and parts[0] == "payments":
+        return LOOKUP, unquote(parts[1])
+    return OTHER, ""
+
+
+def _envelope(
+    status: int, response: dict | None, *, code: int = 0, message: str | None = None
+) -> tuple[int, dict]:
+    return status, {"code": code, "message": message, "response": response}
+
+
+def _json(body: bytes) -> dict:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The shop's workers open their pooled connections at once when the load starts.
+    request_queue_size = 128
+
+
+class _Handler(BaseHTTPRequestHandler):
+    standin: IamportStandin
+    # Keep-alive, as the shop's pooled requests.Session expects from Iamport.
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: with Nagle's algorithm on, the body would wait for
+    # the client's delayed ACK (40 ms on Linux), a stall no real API adds.
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        self._reply()
+
+    def do_POST(self) -> None:
+        self._reply()
+
+    def _reply(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, payload = self.standin.answer(
+            self.command, self.path, body, self.headers.get("Authorization", "")
+        )
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # counted, not logged
