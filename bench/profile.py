@@ -1,0 +1,103 @@
+"""`python -m bench.profile`: where a verification's time goes, by cProfile.
+
+Runs verifications through the webhook in this process (Django's test client, production
+settings, the same delayed stand-in as `make bench`, PostgreSQL when reachable) under cProfile
+and prints the functions with the most time of their own, then the most cumulative time. The
+stand-in's delay is set to 0 here: waiting on the network is not what is being looked for.
+
+    python -m bench.profile            # 300 verifications
+    python -m bench.profile 1000
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import database
+from bench.run import progress, quiet_logging, shop_environment
+from bench.server import free_port
+from bench.standin import IamportStandin
+
+TOP = 60
+
+
+def main(argv: list[str]) -> None:
+    count = int(argv[0]) if argv else 300
+    with contextlib.ExitStack() as cleanup:
+        workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-prof-")))
+        standin = IamportStandin(delay_seconds=0)
+        url = standin.start()
+        cleanup.callback(standin.stop)
+        db = database.create(workdir)
+        cleanup.callback(database.drop, db)
+        env = shop_environment(
+            port=free_port(), standin_url=url, database_url=db.url, workdir=workdir
+        )
+        os.environ.clear()
+        os.environ.update(env)
+        _profile(count, workdir, standin, cleanup)
+
+
+def _profile(count: int, workdir: Path, standin: IamportStandin, cleanup) -> None:
+    import django
+    from django.core.management import call_command
+    from django.db import connections
+
+    from bench import inprocess
+
+    django.setup()
+    quiet_logging(workdir / "shop.log")
+    call_command("migrate", interactive=False, verbosity=0)
+    cleanup.callback(connections.close_all)
+    orders = database.add_orders(count + 120, database.add_products(10), standin.register)
+    shop = inprocess.client()
+    for order in orders[:20]:  # token, caches, first queries
+        _verify(shop, *order)
+    started = time.perf_counter()
+    for order in orders[20:120]:
+        _verify(shop, *order)
+    plain = (time.perf_counter() - started) / 100
+    print(f"without the profiler: {plain * 1000:.2f} ms per verification (100, in-process)")
+    orders = orders[100:]
+    progress(f"profiling {count - 100} verifications ({db_label()})")
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for order in orders[20:]:
+        _verify(shop, *order)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    print(
+        f"{count} verifications in {elapsed:.2f} s: {elapsed / count * 1000:.2f} ms each "
+        "(in-process, no network delay, profiler overhead included)"
+    )
+    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+    stats.sort_stats("tottime").print_stats(TOP)
+    stats.sort_stats("cumulative").print_stats(TOP)
+
+
+def _verify(shop, imp_uid: str, merchant_uid: str) -> None:
+    from bench.load import WEBHOOK_PATH, webhook_body
+
+    response = shop.post(
+        WEBHOOK_PATH, webhook_body(imp_uid, merchant_uid), content_type="application/json"
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"verification failed: {response.status_code} {response.content!r}")
+
+
+def db_label() -> str:
+    from django.db import connection
+
+    return connection.vendor
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
