@@ -228,8 +228,12 @@ def _give_back(decided: _Decided, remote: IamportPayment) -> SyncResult:
             logger.error("payment %s: cancel failed: %s", remote.imp_uid, exc.message)
             cancel_error = exc
     payment = Payment.objects.get(pk=result.payment.pk)
-    message = _refusal_message(result.outcome, payment) or MESSAGES[result.outcome]
-    order = _say_cancelled(result.order.pk, result.outcome, message)
+    if _holds_money(payment):  # not given back (yet): the order page says "being cancelled"
+        message = _refusal_message(result.outcome, payment) or result.message
+        order = Order.objects.get(pk=result.order.pk)
+    else:
+        message = MESSAGES[result.outcome]
+        order = _say_cancelled(result.order.pk, result.outcome, message)
     return SyncResult(result.outcome, message, order, payment, cancel_error)
 
 
@@ -238,7 +242,7 @@ def _say_cancelled(order_id: int, outcome: SyncOutcome, message: str) -> Order:
     cancelled" (the text the decision left on it)."""
     with transaction.atomic():
         locked = lock_order(order_id)
-        if locked.order.status_message == CANCELLING_MESSAGES.get(outcome) != message:
+        if locked.order.status_message == CANCELLING_MESSAGES.get(outcome):
             shop_services.order_note_payment_problem(order=locked, message=message)
     return locked.order
 
