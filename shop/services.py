@@ -1,9 +1,11 @@
 """Writes on orders: creation and the guarded status transitions.
 
 Every change of `Order.status` goes through `_move`, which refuses a move the lifecycle does
-not allow. Each service locks the order row (`select_for_update`) and re-reads it inside the
-transaction, so two callers racing on one order (the browser and Iamport's webhook) serialise
-and the second sees what the first did. Services are safe to call inside a caller's own
+not allow. Each service takes the order's row lock (`shop.locks`) and reads the order fresh
+inside the transaction, so two callers racing on one order (the browser and Iamport's webhook)
+serialise and the second sees what the first did. A caller that already holds the lock (the
+payment sync) hands the services its `LockedOrder` instead: no second read, no savepoint, and
+the services write to that very instance. Services are safe to call inside a caller's own
 `transaction.atomic()`; they then become part of it.
 """
 
