@@ -1,6 +1,7 @@
-"""`manage.py` with a crash point installed (see tests/e2e/crashpoints.py).
+"""`manage.py` with a crash point installed (see crashpoints.py beside this file).
 
-    CRASH_AT=mail_after_send CRASH_MARKER=/tmp/x python -m tests.e2e.crashing_manage sync_payments
+    CRASH_AT=mail_after_send CRASH_MARKER=/tmp/x \
+        python -m tests.e2e.processes.crashing_manage sync_payments
 
 Run with the shop's environment (its DJANGO_SECRET_KEY, DATABASE_URL, ...), from the
 repository root, as `manage.py` would be.
@@ -12,7 +13,7 @@ import sys
 import django
 from django.core.management import execute_from_command_line
 
-from tests.e2e.crashpoints import install
+from tests.e2e.processes.crashpoints import install
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PYTHON = sys.executable  # the virtualenv's: config.serve finds gunicorn next to it
 LOOPBACK = "127.0.0.1"
 

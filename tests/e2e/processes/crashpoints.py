@@ -1,8 +1,8 @@
 """Crash points: a real process SIGKILLs itself at one named step of the money flows, once.
 
-Installed by `tests/e2e/crashing_wsgi.py` (the shop under gunicorn) and
-`tests/e2e/crashing_manage.py` (a `manage.py` command such as `sync_payments`), never by the
-shop's own code. Two environment variables drive them:
+Installed by `crashing_wsgi.py` (the shop under gunicorn) and `crashing_manage.py` (a
+`manage.py` command such as `sync_payments`), both beside this file, never by the shop's own
+code. Two environment variables drive them:
 
 - `CRASH_AT`: the point, one of `POINTS` (unset or empty: nothing is installed);
 - `CRASH_MARKER`: a file path. The process dies only if the file does not exist yet, creating

@@ -3,7 +3,7 @@
 Real processes, as in production: the sandbox as Iamport's stand-in (its own process and
 database), the shop under gunicorn with debug off (one worker), and `manage.py sync_payments`
 as the worker step, all on one PostgreSQL (or SQLite) database of the shop's. Each test arms
-one crash point (tests/e2e/crashpoints.py) in the shop's worker or in a `sync_payments`
+one crash point (tests/e2e/processes/crashpoints.py) in the shop's worker or in a `sync_payments`
 process; the process SIGKILLs itself there, once. Then one `sync_payments` run and one retry by
 the person (the buyer posting the result again, the admin resubmitting the refund form) must
 leave everything consistent: money taken is recorded, no order stuck, no refund left
@@ -37,9 +37,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.crashpoints import CRASH_AT, CRASH_MARKER, LOG_PREFIX
 from tests.e2e.helpers import BUYER
-from tests.e2e.servers import (
+from tests.e2e.processes.crashpoints import CRASH_AT, CRASH_MARKER, LOG_PREFIX
+from tests.e2e.processes.servers import (
     PYTHON,
     REPO,
     Browserless,
@@ -50,7 +50,6 @@ from tests.e2e.servers import (
     _on_a_free_port,
     _shop_ready,
     gunicorn_command,
-    iamport_standin,
     production_environ,
     production_shop,
     run_server,
@@ -59,7 +58,7 @@ from tests.e2e.servers import (
 
 pytestmark = pytest.mark.e2e
 
-CRASHING_WSGI = "tests.e2e.crashing_wsgi:application"
+CRASHING_WSGI = "tests.e2e.processes.crashing_wsgi:application"
 BUDGET = 2  # IAMPORT_REQUEST_BUDGET of every process here
 CLAIM_TTL = BUDGET + 5  # payments.services.cancels.claim_ttl()
 ADMIN_USERNAME = "crash-admin"
@@ -73,28 +72,6 @@ PAID_MESSAGE = "결제가 완료되었습니다"
 
 
 # --- the servers -----------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _shop_pays_through_the_sandbox() -> None:
-    """Replaces tests/e2e/conftest.py's: no live server here, the shop is its own process."""
-
-
-@pytest.fixture(autouse=True)
-def _webhooks_settle() -> None:
-    """Replaces tests/e2e/conftest.py's: no test database here (and no webhooks are sent)."""
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Databases, server logs, crash markers and mail of this module (kept after a failure)."""
-    return tmp_path_factory.mktemp("crashes")
-
-
-@pytest.fixture(scope="module")
-def standin(workdir: Path) -> Iterator[Standin]:
-    with iamport_standin(workdir / "standin") as started:
-        yield started
-
-
 @dataclass(frozen=True)
 class World:
     """What every test's shop shares: the stand-in, the database, the product on sale, and a
@@ -218,10 +195,10 @@ class CrashingShop:
         return output
 
     def sync_payments_dying(self, point: str, marker: Path) -> subprocess.CompletedProcess:
-        """`sync_payments` in a process that dies at `point` (tests/e2e/crashing_manage.py)."""
+        """`sync_payments` in a process that dies at `point` (crashing_manage.py)."""
         env = {**self.server.env, CRASH_AT: point, CRASH_MARKER: str(marker)}
         done = subprocess.run(
-            [PYTHON, "-m", "tests.e2e.crashing_manage", "sync_payments"],
+            [PYTHON, "-m", "tests.e2e.processes.crashing_manage", "sync_payments"],
             env=env,
             cwd=REPO,
             stdin=subprocess.DEVNULL,

@@ -5,9 +5,10 @@ a database and the Iamport credentials, and runs `make serve`. Here Iamport is t
 running as a separate server (the stand-in) on another port, so the payment window is a
 cross-origin iframe and the webhook crosses from one server to the other, as in production.
 
-Both servers are separate processes with databases of their own (tests/e2e/servers.py), shared
-by the tests of this module; nothing here uses pytest-django's live server or test database.
-The shop's database is read back through the helpers, with the shop's own settings.
+Both servers are separate processes with databases of their own (servers.py beside this
+file), shared by the tests of this module; nothing here uses pytest-django's live server or
+test database. The shop's database is read back through the helpers, with the shop's own
+settings.
 """
 
 from __future__ import annotations
@@ -32,18 +33,17 @@ from tests.e2e.helpers import (
     wait_until,
     won,
 )
-from tests.e2e.servers import (
+from tests.e2e.processes.servers import (
     Browserless,
     CatalogueProduct,
     ProductionShop,
     Standin,
-    iamport_standin,
     production_shop,
 )
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 ONE_YEAR = 365 * 24 * 60 * 60
 HASHED_PAY_JS = re.compile(r'src="(/static/js/pay\.[0-9a-f]{12}\.js)"')
 HASHED_SHOP_CSS = re.compile(r'href="(/static/css/shop\.[0-9a-f]{12}\.css)"')
@@ -51,28 +51,6 @@ MAX_AGE = re.compile(r"max-age=(\d+)")
 
 
 # --- the servers -----------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _shop_pays_through_the_sandbox() -> None:
-    """Replaces tests/e2e/conftest.py's: no live server here, the shop is its own process."""
-
-
-@pytest.fixture(autouse=True)
-def _webhooks_settle() -> None:
-    """Replaces tests/e2e/conftest.py's: no test database here to flush under a webhook."""
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Databases and server logs of this module (kept by pytest after a failure)."""
-    return tmp_path_factory.mktemp("production")
-
-
-@pytest.fixture(scope="module")
-def standin(workdir: Path) -> Iterator[Standin]:
-    with iamport_standin(workdir / "standin") as started:
-        yield started
-
-
 @pytest.fixture(scope="module")
 def shop(standin: Standin, workdir: Path) -> Iterator[ProductionShop]:
     with production_shop(standin, workdir / "shop") as started:
