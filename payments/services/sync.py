@@ -217,9 +217,10 @@ def _give_back(decided: _Decided, remote: IamportPayment) -> SyncResult:
     for other in decided.superseded:
         cancel_superseded(other)
     result = decided.result
+    if result.payment is None or result.order is None:
+        return result  # never for a decision made under the lock; keeps the types honest
     if decided.cancel_for is None and not decided.superseded:
         return result
-    assert result.payment is not None and result.order is not None  # noqa: S101 (decided above)
     cancel_error = None
     if decided.cancel_for is not None:
         try:
