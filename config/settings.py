@@ -8,7 +8,6 @@ With DJANGO_DEBUG off, missing secrets stop start-up instead of falling back to 
 from __future__ import annotations
 
 import os
-import re
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from guard.rates import Rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # DJANGO_ENV_FILE names another file to read instead (e.g. /dev/null to read none).
@@ -66,11 +66,7 @@ IAMPORT_WEBHOOK_SENDER_IPS = env_list(
 # endpoint is unauthenticated (V1 has no signature), so a flood is stopped before it is stored
 # or costs an Iamport lookup.
 IAMPORT_WEBHOOK_RATE = env_str("IAMPORT_WEBHOOK_RATE", "60/60")
-if not re.fullmatch(r"\d+/[1-9]\d*", IAMPORT_WEBHOOK_RATE):
-    raise ImproperlyConfigured(
-        f"IAMPORT_WEBHOOK_RATE must look like 60/60 (requests/seconds), got "
-        f"{IAMPORT_WEBHOOK_RATE!r}."
-    )
+Rate.parse(IAMPORT_WEBHOOK_RATE, setting="IAMPORT_WEBHOOK_RATE")  # a bad one stops start-up
 # Bytes of a webhook body accepted (Iamport's are a few hundred); larger ones get 413.
 IAMPORT_WEBHOOK_MAX_BODY = env_int("IAMPORT_WEBHOOK_MAX_BODY", 10_000)
 

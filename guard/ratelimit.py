@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from guard.models import RateCounter
+from guard.rates import Rate
 
 KEY_MAX_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class Rate:
-    """`hits` requests per `seconds`."""
-
-    hits: int
-    seconds: int
-
-    @classmethod
-    def parse(cls, text: str, *, setting: str) -> Rate:
-        """ "30/60" -> 30 requests per 60 seconds."""
-        hits, _, seconds = text.partition("/")
-        if not (hits.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
-            raise ImproperlyConfigured(
-                f"{setting} must look like 30/60 (requests/seconds), got {text!r}."
-            )
-        return cls(int(hits), int(seconds))
 
 
 def hit(key: str, rate: Rate) -> int:

@@ -85,6 +85,14 @@ class Payment(models.Model):
     def refundable_amount(self) -> int:
         return max(self.amount - self.cancel_amount, 0)
 
+    @property
+    def holds_money(self) -> bool:
+        """What Iamport last said still holds something: money, or an open virtual account
+        (as `IamportPayment.holds_money`, for the stored record)."""
+        if self.status == self.Status.PAID:
+            return self.refundable_amount > 0
+        return self.status == self.Status.READY and bool(self.vbank_num)
+
 
 class Refund(models.Model):
     """One cancel (refund) this shop asked Iamport for."""

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from guard import ratelimit
 from guard.ip import client_ip
-from guard.ratelimit import Rate
+from guard.rates import Rate
 from payments.client import (
     IamportError,
     IamportNotFound,

@@ -229,7 +229,7 @@ def _give_back(decided: _Decided, remote: IamportPayment) -> SyncResult:
             logger.error("payment %s: cancel failed: %s", remote.imp_uid, exc.message)
             cancel_error = exc
     payment = Payment.objects.get(pk=result.payment.pk)
-    if _holds_money(payment):  # not given back (yet): the order page says "being cancelled"
+    if payment.holds_money:  # not given back (yet): the order page says "being cancelled"
         message = _refusal_message(result.outcome, payment) or result.message
         order = Order.objects.get(pk=result.order.pk)
     else:
@@ -407,16 +407,9 @@ def _current(order: Order, payment: Payment) -> SyncResult:
     )
 
 
-def _holds_money(payment: Payment) -> bool:
-    """Whether Iamport still holds something of a refused payment (money, an open account)."""
-    if payment.status == Payment.Status.PAID:
-        return payment.refundable_amount > 0
-    return payment.status == Payment.Status.READY and bool(payment.vbank_num)
-
-
 def _refusal_message(outcome: SyncOutcome, payment: Payment) -> str | None:
     """For a refused payment, "cancelled" only once it is; until then, "being cancelled"."""
-    if outcome not in CANCELLING_MESSAGES or not _holds_money(payment):
+    if outcome not in CANCELLING_MESSAGES or not payment.holds_money:
         return None
     if MANUAL_REFUND_NOTE in payment.verdict_reason:
         return MANUAL_REFUND_MESSAGE

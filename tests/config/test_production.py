@@ -106,7 +106,7 @@ with override_settings(ROOT_URLCONF="broken_urls"):
         HTTP_HOST="shop.example.com")
 print(response.status_code)
 """
-    result = run_python(code.replace("\n", "\n"), **STRONG)
+    result = run_python(code, **STRONG)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "500"

@@ -10,7 +10,7 @@ from django.db import connection
 
 from guard import ratelimit
 from guard.models import RateCounter
-from guard.ratelimit import Rate
+from guard.rates import Rate
 
 
 def test_rate_is_parsed_from_requests_per_seconds():
