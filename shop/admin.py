@@ -260,7 +260,9 @@ class OrderLineInline(ReadOnlyTabularInline):
 
 
 # What the order page may change: the buyer's contact details, nothing else.
-BUYER_FIELDS = frozenset({"buyer_name", "buyer_email", "buyer_tel", "buyer_addr", "buyer_postcode"})
+BUYER_FIELDS = frozenset(
+    {"buyer_name", "buyer_email", "buyer_tel", "buyer_addr", "buyer_addr_detail", "buyer_postcode"}
+)
 
 
 @admin.register(Order)
@@ -278,9 +280,10 @@ class OrderAdmin(GuardedModelAdmin):
     ]
     list_filter = ["status", PayMethodFilter, "created_at"]
     date_hierarchy = "created_at"
-    search_fields = ["merchant_uid", "buyer_name", "buyer_email", "buyer_tel"]
+    search_fields = ["number", "merchant_uid", "buyer_name", "buyer_email", "buyer_tel"]
     inlines = [OrderLineInline]
     readonly_fields = [
+        "number",
         "merchant_uid",
         "status_badge",
         "status_message",
@@ -303,6 +306,7 @@ class OrderAdmin(GuardedModelAdmin):
             "주문",
             {
                 "fields": [
+                    "number",
                     "merchant_uid",
                     "status_badge",
                     "status_message",
@@ -322,6 +326,7 @@ class OrderAdmin(GuardedModelAdmin):
                     "buyer_email",
                     "buyer_tel",
                     "buyer_addr",
+                    "buyer_addr_detail",
                     "buyer_postcode",
                     "user_display",
                 ]

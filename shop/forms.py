@@ -74,6 +74,14 @@ class CheckoutForm(forms.Form):
             attrs={"autocomplete": "street-address", "placeholder": "서울특별시 강남구 테헤란로 1"}
         ),
     )
+    buyer_addr_detail = forms.CharField(
+        label="상세주소",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "address-line2", "placeholder": "101동 1001호"}
+        ),
+    )
     pay_method = forms.ChoiceField(label="결제 수단", widget=forms.RadioSelect)
 
     def __init__(self, *args, **kwargs) -> None:
@@ -103,6 +111,9 @@ class CheckoutForm(forms.Form):
     def clean_buyer_addr(self) -> str:
         return " ".join(self.cleaned_data["buyer_addr"].split())
 
+    def clean_buyer_addr_detail(self) -> str:
+        return " ".join(self.cleaned_data["buyer_addr_detail"].split())
+
     def buyer(self) -> Buyer:
         data = self.cleaned_data
         return Buyer(
@@ -110,5 +121,6 @@ class CheckoutForm(forms.Form):
             email=data["buyer_email"],
             tel=data["buyer_tel"],
             addr=data["buyer_addr"],
+            addr_detail=data["buyer_addr_detail"],
             postcode=data["buyer_postcode"],
         )

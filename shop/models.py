@@ -10,6 +10,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from shop.ids import new_order_number
+
 
 class Product(models.Model):
     name = models.CharField("상품명", max_length=100)
@@ -42,6 +44,11 @@ def new_merchant_uid() -> str:
     return f"o{timezone.localdate():%Y%m%d}{secrets.token_hex(12)}"
 
 
+def new_number() -> str:
+    """The short order number people read (see `shop.ids`)."""
+    return new_order_number(timezone.localdate())
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "결제 대기"
@@ -55,6 +62,8 @@ class Order(models.Model):
     merchant_uid = models.CharField(
         "주문번호", max_length=40, unique=True, default=new_merchant_uid
     )
+    # Shown to people and typed by them (mails, guest lookup, admin search); unique, short.
+    number = models.CharField("주문번호 (표시용)", max_length=20, unique=True, default=new_number)
     status = models.CharField(
         "상태", max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -65,6 +74,7 @@ class Order(models.Model):
     buyer_email = models.EmailField("이메일")
     buyer_tel = models.CharField("연락처", max_length=20)
     buyer_addr = models.CharField("주소", max_length=200)
+    buyer_addr_detail = models.CharField("상세주소", max_length=100, blank=True)
     buyer_postcode = models.CharField("우편번호", max_length=10)
     # Why the order is where it is, for the buyer (e.g. the PG's message after a declined card).
     status_message = models.CharField("상태 메시지", max_length=255, blank=True)
@@ -74,6 +84,8 @@ class Order(models.Model):
     deposit_holder = models.CharField("예금주", max_length=50, blank=True)
     deposit_due = models.DateTimeField("입금 기한", null=True, blank=True)
     stock_taken = models.BooleanField("재고 차감됨", default=False)
+    # The language the buyer shopped in (a code of settings.LANGUAGES): their mails use it.
+    language = models.CharField("언어", max_length=8, default="ko")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -102,6 +114,11 @@ class Order(models.Model):
     def name(self) -> str:
         """The order's name for the payment window (<= 40 chars): "첫 상품 외 N건"."""
         return order_title(list(self.lines.all()))
+
+    @property
+    def full_addr(self) -> str:
+        """The address as one line: the street address, then 상세주소 when given."""
+        return f"{self.buyer_addr} {self.buyer_addr_detail}".strip()
 
     @property
     def is_payable(self) -> bool:

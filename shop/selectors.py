@@ -64,7 +64,7 @@ def order_buyer_details(order: Order, *, full: bool) -> BuyerDetails:
             name=order.buyer_name,
             email=order.buyer_email,
             tel=order.buyer_tel,
-            addr=order.buyer_addr,
+            addr=order.full_addr,
             postcode=order.buyer_postcode,
             masked=False,
         )

@@ -81,6 +81,7 @@ class Buyer:
     tel: str
     addr: str
     postcode: str
+    addr_detail: str = ""
 
 
 def can_move(current: str, to: str) -> bool:
@@ -118,6 +119,7 @@ def order_create(
     buyer: Buyer,
     pay_method: str,
     user=None,
+    language: str = "ko",
 ) -> Order:
     """A pending order for (product id, quantity) pairs, priced from the database.
 
@@ -154,7 +156,9 @@ def order_create(
             buyer_email=buyer.email,
             buyer_tel=buyer.tel,
             buyer_addr=buyer.addr,
+            buyer_addr_detail=buyer.addr_detail,
             buyer_postcode=buyer.postcode,
+            language=language,
             user=user if user is not None and user.is_authenticated else None,
         )
         OrderLine.objects.bulk_create(

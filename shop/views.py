@@ -6,11 +6,13 @@ answered with a redirect (POST-redirect-GET); outcomes reach the buyer as Django
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -127,6 +129,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             buyer=form.buyer(),
             pay_method=form.cleaned_data["pay_method"],
             user=request.user,
+            language=translation.get_language() or settings.LANGUAGE_CODE,
         )
     except services.OrderError as error:
         form.add_error(None, str(error))

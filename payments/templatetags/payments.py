@@ -31,7 +31,7 @@ def request_pay_params(order: Order, *, absolute) -> dict:
         "buyer_name": order.buyer_name,
         "buyer_email": order.buyer_email,
         "buyer_tel": order.buyer_tel,
-        "buyer_addr": order.buyer_addr,
+        "buyer_addr": order.full_addr,
         "buyer_postcode": order.buyer_postcode,
         "m_redirect_url": absolute(reverse("payments:complete")),
         "notice_url": absolute(reverse("payments:webhook")),
