@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("admin/sales/", include("payments.admin.sales")),  # the sales overview, in the admin
     path("admin/", admin.site.urls),
     path("payments/", include("payments.urls")),
     # The header's language switch posts to i18n/setlang/ (Django's set_language view).

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from shop.models import Order
 
@@ -118,6 +120,10 @@ class Refund(models.Model):
     receipt_url = models.URLField("취소 영수증", max_length=500, blank=True)
     raw = models.JSONField("아임포트 응답 원문", default=dict, blank=True)
     created_at = models.DateTimeField("요청일시", auto_now_add=True)
+    # When Iamport cancelled (its cancel_history), which is the day the refund belongs to in
+    # the sales figures: a cancel made in Iamport's console is recorded here only when a later
+    # sync finds it. Empty on refunds recorded before this was kept, and while in flight.
+    cancelled_at = models.DateTimeField(_("취소일시 (아임포트)"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -156,4 +162,5 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "웹훅 수신 기록"
 
     def __str__(self) -> str:
-        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.imp_uid or '-'} {self.outcome}"
+        received = timezone.localtime(self.received_at)  # shown in the admin: the shop's time
+        return f"{received:%Y-%m-%d %H:%M} {self.imp_uid or '-'} {self.outcome}"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.utils import timezone
+
 from payments.client import CancelHistory, IamportPayment, PaymentStatus
 from payments.models import Payment, Refund
 from shop import services as shop_services
@@ -197,5 +199,7 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
 def _settle(refund: Refund, entry: CancelHistory, remote: IamportPayment, *, message: str) -> None:
     refund.status, refund.message = Refund.Status.SUCCEEDED, message
     refund.cancellation_id, refund.receipt_url = cancellation_key(entry), entry.receipt_url[:500]
+    # The day the money went back, for the sales figures; Iamport's own time when it gives one.
+    refund.cancelled_at = entry.cancelled_at or refund.created_at or timezone.now()
     refund.raw = remote.raw
     refund.save()
