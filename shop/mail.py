@@ -1,30 +1,51 @@
 """Mail to buyers through an outbox: written with the change it reports, sent off the request.
 
-`mail_enqueue` runs inside the caller's transaction. `mail_send_due` is the worker step: it
-claims due mails one at a time (`select_for_update(skip_locked=True)`, so several machines
-running it never send one twice), sends, and records the outcome; a failed send is retried
-with a growing delay. A process that dies after sending but before recording sends that one
-mail again on the next run: at least once, never lost.
+`order_mail_enqueue` renders one of the buyer's mails (plain text and HTML, in the order's
+language) and `mail_enqueue` adds it to the outbox, inside the caller's transaction: one INSERT
+and no query more, since the order's lines come from the caller's lock. `mail_send_due` is the
+worker step: it claims due mails one at a time (`select_for_update(skip_locked=True)`, so
+several machines running it never send one twice), sends, and records the outcome; a failed
+send is retried with a growing delay. A process that dies after sending but before recording
+sends that one mail again on the next run: at least once, never lost.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from shop.models import Order, OutgoingMail
+from shop.models import Order, OrderLine, OutgoingMail, order_title
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # over about four hours, with the delays below
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
+# Deadlines in mails are Korean time whatever the reader's language: the bank counts in it.
+SEOUL = ZoneInfo("Asia/Seoul")
+# Sent with every mail: which outbox row it is (support can match a delivered mail to it).
+KEY_HEADER = "X-Shop-Mail"
+
+# The buyer's mails: each has templates/mail/<kind>.txt and .html, and this subject.
+SUBJECTS = {
+    "order_received": gettext_lazy("주문이 접수되었습니다"),
+    "vbank_issued": gettext_lazy("입금하실 가상계좌를 알려 드립니다"),
+    "paid": gettext_lazy("결제가 완료되었습니다"),
+    "refunded": gettext_lazy("환불되었습니다"),
+    "deposit_expired": gettext_lazy("입금 기한이 지나 가상계좌가 만료되었습니다"),
+}
 
 
 @dataclass(frozen=True)
@@ -33,19 +54,82 @@ class MailRun:
     failed: int
 
 
+def base_url() -> str:
+    """The shop's public address for links in mail. SHOP_BASE_URL is required with debug off;
+    in debug it may be unset, and the shop is then where its own sandbox reaches it."""
+    if settings.SHOP_BASE_URL:
+        return settings.SHOP_BASE_URL
+    return getattr(settings, "SANDBOX_SITE_URL", "") if settings.DEBUG else ""
+
+
 def absolute_url(path: str) -> str:
     """A link a mail reader can click: the shop's public address in front of the path."""
-    return f"{settings.SHOP_BASE_URL}{path}" if settings.SHOP_BASE_URL else path
+    return f"{base_url()}{path}"
 
 
-def mail_enqueue(*, key: str, to: str, subject: str, body: str, order: Order | None = None) -> None:
+def kst(moment: datetime | None) -> str:
+    """A time as a mail shows it: Korean time, to the minute ("2026-12-05 23:59")."""
+    return f"{timezone.localtime(moment, SEOUL):%Y-%m-%d %H:%M}" if moment else ""
+
+
+def mail_language(order: Order) -> str:
+    """The order's language when the shop speaks it, else the shop's own."""
+    languages = {code for code, _name in settings.LANGUAGES}
+    return order.language if order.language in languages else settings.LANGUAGE_CODE
+
+
+def order_mail_enqueue(
+    *, kind: str, key: str, order: Order, lines: Sequence[OrderLine], **facts: Any
+) -> None:
+    """Render the buyer's `kind` mail about `order` in its language and add it to the outbox.
+
+    `lines` are the order's lines as the caller already holds them (no query here); `facts` are
+    what this kind of mail reports (an account, a refunded amount), for its templates.
+    """
+    with translation.override(mail_language(order)):
+        context = {
+            "shop_name": settings.SHOP_NAME,
+            "order": order,
+            "lines": lines,
+            "title": order_title(list(lines)),
+            "order_url": absolute_url(order.get_absolute_url()),
+            **facts,
+        }
+        subject = _("[%(shop)s] %(subject)s (주문번호 %(number)s)") % {
+            "shop": settings.SHOP_NAME,
+            "subject": SUBJECTS[kind],
+            "number": order.number,
+        }
+        body = render_to_string(f"mail/{kind}.txt", context).strip() + "\n"
+        html_body = render_to_string(f"mail/{kind}.html", context)
+    mail_enqueue(
+        key=key,
+        to=order.buyer_email,
+        subject=subject,
+        body=body,
+        html_body=html_body,
+        order=order,
+    )
+
+
+def mail_enqueue(
+    *,
+    key: str,
+    to: str,
+    subject: str,
+    body: str,
+    html_body: str = "",
+    order: Order | None = None,
+) -> None:
     """Add a mail to the outbox, once per `key`, as part of the caller's transaction.
 
     One INSERT that does nothing when the key is already there, so a repeated call neither
     fails the caller's transaction nor writes the mail twice.
     """
     key = key[:100]
-    mail = OutgoingMail(key=key, to=to, subject=subject[:255], body=body, order=order)
+    mail = OutgoingMail(
+        key=key, to=to, subject=subject[:255], body=body, html_body=html_body, order=order
+    )
     OutgoingMail.objects.bulk_create([mail], ignore_conflicts=True)
     if settings.SHOP_MAIL_SEND_NOW:
         transaction.on_commit(lambda: mail_send_key(key))
@@ -69,6 +153,25 @@ def mail_send_due(*, limit: int = 100) -> MailRun:
     return MailRun(sent=results.count(True), failed=results.count(False))
 
 
+def send_mail(
+    subject: str,
+    body: str,
+    from_email: str | None,
+    to: list[str],
+    *,
+    html_body: str = "",
+    key: str = "",
+) -> None:
+    """Hand one mail to the mail backend: the plain text, with the HTML beside it when there
+    is one (the reader's program shows the one it can)."""
+    message = EmailMultiAlternatives(
+        subject, body, from_email, to, headers={KEY_HEADER: key} if key else None
+    )
+    if html_body:
+        message.attach_alternative(html_body, "text/html")
+    message.send()
+
+
 def mail_send(mail_id: int) -> bool | None:
     """Send one pending mail. True: sent; False: failed (retried later); None: not ours to send
     (already sent, or another worker holds it right now)."""
@@ -82,7 +185,9 @@ def mail_send(mail_id: int) -> bool | None:
             return None
         mail.attempts += 1
         try:
-            send_mail(mail.subject, mail.body, None, [mail.to])
+            send_mail(
+                mail.subject, mail.body, None, [mail.to], html_body=mail.html_body, key=mail.key
+            )
         except Exception as exc:  # any mail failure is retried; the payment is not undone
             _note_failure(mail, exc)
             return False

@@ -7,6 +7,11 @@ serialise and the second sees what the first did. A caller that already holds th
 payment sync) hands the services its `LockedOrder` instead: no second read, no savepoint, and
 the services write to that very instance. Services are safe to call inside a caller's own
 `transaction.atomic()`; they then become part of it.
+
+The buyer hears of each change by mail (`shop.mail`): the order received, the virtual account
+to pay into, the payment, each refund and an expired account. Each mail is written to the
+outbox in the transaction that makes the change, once per outbox key, and rendered from what
+the service already holds, so a mail costs its one INSERT and nothing more.
 """
 
 from __future__ import annotations
@@ -16,15 +21,21 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from shop.locks import LockedOrder, lock_order
-from shop.mail import absolute_url, mail_enqueue
-from shop.models import Order, OrderLine, Product, order_title
+from shop.mail import kst, mail_language, order_mail_enqueue
+from shop.models import Order, OrderLine, Product
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +46,19 @@ ALLOWED_MOVES: dict[str, frozenset[str]] = {
     Status.PENDING: frozenset(
         {Status.AWAITING_DEPOSIT, Status.PAID, Status.CANCELLED, Status.FAILED}
     ),
-    Status.AWAITING_DEPOSIT: frozenset({Status.PAID, Status.CANCELLED, Status.FAILED}),
+    # Back to pending when the deposit deadline passes: the buyer may pay again, another way.
+    Status.AWAITING_DEPOSIT: frozenset(
+        {Status.PAID, Status.PENDING, Status.CANCELLED, Status.FAILED}
+    ),
     Status.PAID: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
     Status.PARTIALLY_REFUNDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
     Status.REFUNDED: frozenset(),
     Status.CANCELLED: frozenset(),
     Status.FAILED: frozenset(),
 }
+
+# The virtual account an order shows the buyer while it waits for the deposit.
+DEPOSIT_FIELDS = ["deposit_bank", "deposit_account", "deposit_holder", "deposit_due"]
 
 
 class OrderError(Exception):
@@ -104,12 +121,24 @@ def _check_move(order: Order, to: str) -> None:
         raise IllegalTransition(order, to)
 
 
-def _move(order: Order, to: str, *, message: str | None = None) -> Order:
+# What the order page says: text, or a lazy translation rendered in the buyer's language.
+Message: TypeAlias = "str | _StrPromise"
+
+
+def status_text(order: Order, message: Message) -> str:
+    """A message for the order page as it is stored: in the buyer's language (the order's,
+    not the language of whichever request or worker decides), cut to the field's length.
+    `message` may be a lazy translation."""
+    with translation.override(mail_language(order)):
+        return str(message)[:255]
+
+
+def _move(order: Order, to: str, *, message: Message | None = None) -> Order:
     _check_move(order, to)
     logger.info("order %s: %s -> %s", order.merchant_uid, order.status, to)
     order.status = to
     if message is not None:
-        order.status_message = message[:255]
+        order.status_message = status_text(order, message)
     return order
 
 
@@ -125,7 +154,7 @@ def order_create(
 
     The browser never names a price: each line snapshots the product's current name and price,
     and the total is computed here. Stock is checked (not yet taken: that happens once, when the
-    order is paid).
+    order is paid). The buyer is mailed the order with a link to its page, where it is paid.
     """
     quantities: dict[int, int] = {}
     for product_id, quantity in items:
@@ -161,18 +190,28 @@ def order_create(
             language=language,
             user=user if user is not None and user.is_authenticated else None,
         )
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                order=order,
-                product=products[pk],
-                product_name=products[pk].name,
-                unit_price=products[pk].price,
-                quantity=qty,
-            )
-            for pk, qty in quantities.items()
+        lines = _create_lines(order, products, quantities)
+        order_mail_enqueue(
+            kind="order_received", key=f"order_received:{order.pk}", order=order, lines=lines
         )
     logger.info("order %s created: %s won", order.merchant_uid, order.amount)
     return order
+
+
+def _create_lines(
+    order: Order, products: dict[int, Product], quantities: dict[int, int]
+) -> list[OrderLine]:
+    """The order's lines, each a snapshot of its product's name and price at checkout."""
+    return OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            product=products[pk],
+            product_name=products[pk].name,
+            unit_price=products[pk].price,
+            quantity=qty,
+        )
+        for pk, qty in quantities.items()
+    )
 
 
 def order_mark_paid(*, order: Order | LockedOrder, paid_at: datetime | None = None) -> Order:
@@ -193,7 +232,9 @@ def order_mark_paid(*, order: Order | LockedOrder, paid_at: datetime | None = No
             order.save(
                 update_fields=["status", "status_message", "stock_taken", "paid_at", "updated_at"]
             )
-            _enqueue_paid_mail(order, locked.lines)
+            order_mail_enqueue(
+                kind="paid", key=f"order_paid:{order.pk}", order=order, lines=locked.lines
+            )
     if short:
         raise OutOfStock(short)
     return order
@@ -225,26 +266,92 @@ def _take_stock(lines: list[OrderLine]) -> list[str]:
 def order_mark_awaiting_deposit(
     *, order: Order | LockedOrder, bank: str, account: str, holder: str, due: datetime | None
 ) -> Order:
-    """pending -> awaiting_deposit, keeping the virtual account to show the buyer."""
+    """pending -> awaiting_deposit, keeping the virtual account to show the buyer, who is
+    mailed it (once per account: an order released after a deadline may get another one)."""
     with _under_lock(order) as locked:
         order = _move(locked.order, Status.AWAITING_DEPOSIT, message="")
         order.deposit_bank, order.deposit_account, order.deposit_holder = bank, account, holder
         order.deposit_due = due
-        order.save(
-            update_fields=[
-                "status",
-                "status_message",
-                "deposit_bank",
-                "deposit_account",
-                "deposit_holder",
-                "deposit_due",
-                "updated_at",
-            ]
+        order.save(update_fields=["status", "status_message", *DEPOSIT_FIELDS, "updated_at"])
+        order_mail_enqueue(
+            kind="vbank_issued",
+            key=f"order_vbank_issued:{order.pk}:{_account_key(order)}",
+            order=order,
+            lines=locked.lines,
+            bank=bank,
+            account=account,
+            holder=holder,
+            deadline=kst(due),
         )
     return order
 
 
-def order_mark_cancelled(*, order: Order | LockedOrder, reason: str) -> Order:
+def order_release_deposit(*, order: Order | LockedOrder) -> Order:
+    """awaiting_deposit -> pending: the virtual account's deadline passed with no deposit.
+
+    Back to pending, not cancelled: the buyer may pay again (by card, or a new account), and a
+    deposit that still arrives late into the expired account then finds a payable order and is
+    honoured. Should the buyer have paid otherwise meanwhile, the late deposit is a second
+    payment for a paid order, which the payment sync refunds (one accepted payment per order),
+    as it does for an order closed since. The expired account leaves the order, so that it is
+    never shown as payable again; the buyer is mailed that it expired.
+    """
+    with _under_lock(order) as locked:
+        order = locked.order
+        _check_move(order, Status.PENDING)
+        message = _expired_message(order)
+        order_mail_enqueue(
+            kind="deposit_expired",
+            key=f"order_deposit_expired:{order.pk}:{_account_key(order)}",
+            order=order,
+            lines=locked.lines,
+            bank=order.deposit_bank,
+            account=order.deposit_account,
+            deadline=kst(order.deposit_due),
+        )
+        _move(order, Status.PENDING, message=message)
+        order.deposit_bank = order.deposit_account = order.deposit_holder = ""
+        order.deposit_due = None
+        order.save(update_fields=["status", "status_message", *DEPOSIT_FIELDS, "updated_at"])
+    return order
+
+
+def order_close_unpaid(*, order: Order | LockedOrder, days: int) -> Order:
+    """pending -> cancelled: nobody paid the order in `days` days (the caller has asked Iamport
+    first). An order paid meanwhile is left as it is; a payment that arrives later for the
+    closed order is refunded by the payment sync."""
+    with _under_lock(order) as locked:
+        order = locked.order
+        if order.status != Status.PENDING:
+            return order
+        with translation.override(mail_language(order)):
+            message = ngettext(
+                "%(days)d일 동안 결제되지 않아 주문을 닫았습니다.",
+                "%(days)d일 동안 결제되지 않아 주문을 닫았습니다.",
+                days,
+            ) % {"days": days}
+        _move(order, Status.CANCELLED, message=message)
+        order.save(update_fields=["status", "status_message", "updated_at"])
+    return order
+
+
+def _expired_message(order: Order) -> str:
+    """What the order page says once its virtual account expired, in the buyer's language."""
+    with translation.override(mail_language(order)):
+        if order.deposit_due is None:
+            return _("가상계좌의 입금 기한이 지났습니다. 다시 결제해 주세요.")
+        return _(
+            "입금 기한(%(deadline)s)이 지나 가상계좌가 만료되었습니다. 다시 결제해 주세요."
+        ) % {"deadline": kst(order.deposit_due)}
+
+
+def _account_key(order: Order) -> str:
+    """Which virtual account of the order a mail is about (its deadline, then its number)."""
+    due = int(order.deposit_due.timestamp()) if order.deposit_due else 0
+    return f"{due}:{order.deposit_account}"
+
+
+def order_mark_cancelled(*, order: Order | LockedOrder, reason: Message) -> Order:
     """pending / awaiting_deposit -> cancelled (nothing was paid)."""
     with _under_lock(order) as locked:
         order = _move(locked.order, Status.CANCELLED, message=reason)
@@ -252,7 +359,7 @@ def order_mark_cancelled(*, order: Order | LockedOrder, reason: str) -> Order:
     return order
 
 
-def order_mark_failed(*, order: Order | LockedOrder, reason: str) -> Order:
+def order_mark_failed(*, order: Order | LockedOrder, reason: Message) -> Order:
     """An order that can no longer be fulfilled (e.g. sold out while the buyer paid)."""
     with _under_lock(order) as locked:
         order = _move(locked.order, Status.FAILED, message=reason)
@@ -260,12 +367,13 @@ def order_mark_failed(*, order: Order | LockedOrder, reason: str) -> Order:
     return order
 
 
-def order_note_payment_problem(*, order: Order | LockedOrder, message: str) -> Order:
+def order_note_payment_problem(*, order: Order | LockedOrder, message: Message) -> Order:
     """Keep a payable order payable, with the reason the last attempt did not pay it."""
     with _under_lock(order) as locked:
         order = locked.order
-        if order.status_message != message[:255]:
-            order.status_message = message[:255]
+        text = status_text(order, message)
+        if order.status_message != text:
+            order.status_message = text
             order.save(update_fields=["status_message", "updated_at"])
     return order
 
@@ -274,7 +382,8 @@ def order_record_refund(*, order: Order | LockedOrder, refunded_total: int) -> O
     """paid / partially_refunded -> partially_refunded or refunded, from the total refunded.
 
     `refunded_total` is the whole amount refunded so far (not the latest refund), so applying
-    the same figure twice changes nothing.
+    the same figure twice changes nothing, and mails the buyer nothing twice: each refund's mail
+    (what came back this time, what is left) is keyed by the new total.
     """
     with _under_lock(order) as locked:
         order = locked.order
@@ -289,23 +398,17 @@ def order_record_refund(*, order: Order | LockedOrder, refunded_total: int) -> O
             raise OrderError("환불 합계는 줄어들 수 없습니다.")
         to = Status.REFUNDED if refunded_total == order.amount else Status.PARTIALLY_REFUNDED
         _move(order, to)
+        refunded_now = refunded_total - order.refunded_amount
         order.refunded_amount = refunded_total
         order.save(update_fields=["status", "refunded_amount", "updated_at"])
+        if refunded_now:
+            order_mail_enqueue(
+                kind="refunded",
+                key=f"order_refunded:{order.pk}:{refunded_total}",
+                order=order,
+                lines=locked.lines,
+                refunded_now=refunded_now,
+                refunded_total=refunded_total,
+                remaining=order.refundable_amount,
+            )
     return order
-
-
-def _enqueue_paid_mail(order: Order, lines: list[OrderLine]) -> None:
-    """The payment confirmation, written to the outbox in the payment's transaction."""
-    mail_enqueue(
-        key=f"order_paid:{order.pk}",
-        to=order.buyer_email,
-        subject=f"[{settings.SHOP_NAME}] 결제가 완료되었습니다 ({order.merchant_uid})",
-        body=(
-            f"{order.buyer_name}님, 주문해 주셔서 감사합니다.\n\n"
-            f"주문번호: {order.merchant_uid}\n"
-            f"상품: {order_title(lines)}\n"
-            f"결제 금액: {order.amount:,}원\n\n"
-            f"주문 내역: {absolute_url(order.get_absolute_url())}\n"
-        ),
-        order=order,
-    )

@@ -4,6 +4,7 @@
 - `cancels`: giving money back for payments the shop refuses;
 - `records`: the one writer of payment state (Iamport's replies and cancel history);
 - `refunds`: refunds an admin asks for;
+- `deadlines`: expired virtual accounts and orders nobody paid, for reconciliation;
 - `prepare`: pre-registering an order's amount;
 - `webhooks`: storing webhook deliveries and what came of them.
 """

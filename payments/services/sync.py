@@ -7,6 +7,12 @@ lock, moves the order through `shop.services` and hands Iamport's reply to the o
 payment state (`records.reply_apply`). Calls to Iamport are made outside any database
 transaction, so no lock is held while waiting on the network; money the shop refuses is given
 back afterwards (`cancels`).
+
+A virtual account whose deadline has passed without a deposit releases its order whenever it
+is synced (`_release`): the order goes back to pending, payable again, and the account no longer
+holds it. A deposit that still arrives late is then decided like any payment: it pays the order
+if the order is still payable, and is a duplicate to give back if the order was paid otherwise
+or closed meanwhile. `deadlines` runs this for overdue accounts whose notification never came.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from payments.client import (
     IamportError,
@@ -38,6 +46,7 @@ from payments.services.records import REFUSED, is_behind, reply_apply
 from shop import services as shop_services
 from shop.locks import LockedOrder, lock_order, lock_order_by_merchant_uid
 from shop.models import Order
+from shop.services import Message
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +74,7 @@ class SyncOutcome(StrEnum):
 @dataclass(frozen=True)
 class SyncResult:
     outcome: SyncOutcome
-    message: str  # fit to show the buyer
+    message: Message  # fit to show the buyer, in the language of whoever reads it
     order: Order | None = None
     payment: Payment | None = None
     # Why the cancel of a refused payment did not go through this time (reconciliation retries).
@@ -77,26 +86,38 @@ class SyncResult:
 
 
 MESSAGES = {
-    SyncOutcome.PAID: "결제가 완료되었습니다. 주문해 주셔서 감사합니다.",
-    SyncOutcome.AWAITING_DEPOSIT: "가상계좌가 발급되었습니다. 입금 기한 안에 입금해 주세요.",
-    SyncOutcome.NOT_PAID: "결제가 완료되지 않았습니다. 다시 시도해 주세요.",
-    SyncOutcome.CANCELLED: "취소된 결제입니다.",
-    SyncOutcome.REFUNDED: "환불된 결제입니다.",
-    SyncOutcome.FORGED: "결제 금액이 주문 금액과 달라 결제를 취소했습니다. 다시 시도해 주세요.",
-    SyncOutcome.DUPLICATE: "이미 처리된 주문이라 이번 결제는 취소했습니다.",
-    SyncOutcome.UNFULFILLABLE: "결제 중에 상품이 품절되어 결제를 취소했습니다. 죄송합니다.",
-    SyncOutcome.MISMATCH: "결제 정보가 이 주문과 맞지 않습니다.",
-    SyncOutcome.NOT_OURS: "이 상점의 주문이 아닙니다.",
+    SyncOutcome.PAID: gettext_lazy("결제가 완료되었습니다. 주문해 주셔서 감사합니다."),
+    SyncOutcome.AWAITING_DEPOSIT: gettext_lazy(
+        "가상계좌가 발급되었습니다. 입금 기한 안에 입금해 주세요."
+    ),
+    SyncOutcome.NOT_PAID: gettext_lazy("결제가 완료되지 않았습니다. 다시 시도해 주세요."),
+    SyncOutcome.CANCELLED: gettext_lazy("취소된 결제입니다."),
+    SyncOutcome.REFUNDED: gettext_lazy("환불된 결제입니다."),
+    SyncOutcome.FORGED: gettext_lazy(
+        "결제 금액이 주문 금액과 달라 결제를 취소했습니다. 다시 시도해 주세요."
+    ),
+    SyncOutcome.DUPLICATE: gettext_lazy("이미 처리된 주문이라 이번 결제는 취소했습니다."),
+    SyncOutcome.UNFULFILLABLE: gettext_lazy(
+        "결제 중에 상품이 품절되어 결제를 취소했습니다. 죄송합니다."
+    ),
+    SyncOutcome.MISMATCH: gettext_lazy("결제 정보가 이 주문과 맞지 않습니다."),
+    SyncOutcome.NOT_OURS: gettext_lazy("이 상점의 주문이 아닙니다."),
 }
 # A refused payment whose money Iamport still holds: said until the cancel has gone through.
 CANCELLING_MESSAGES = {
-    SyncOutcome.FORGED: (
+    SyncOutcome.FORGED: gettext_lazy(
         "결제 금액이 주문 금액과 달라 결제를 취소하고 있습니다. 취소가 끝나면 다시 시도해 주세요."
     ),
-    SyncOutcome.DUPLICATE: "이미 처리된 주문이라 이번 결제를 취소하고 있습니다.",
-    SyncOutcome.UNFULFILLABLE: "결제 중에 상품이 품절되어 결제를 취소하고 있습니다. 죄송합니다.",
+    SyncOutcome.DUPLICATE: gettext_lazy("이미 처리된 주문이라 이번 결제를 취소하고 있습니다."),
+    SyncOutcome.UNFULFILLABLE: gettext_lazy(
+        "결제 중에 상품이 품절되어 결제를 취소하고 있습니다. 죄송합니다."
+    ),
 }
-MANUAL_REFUND_MESSAGE = (
+DEPOSIT_EXPIRED_MESSAGE = gettext_lazy("가상계좌의 입금 기한이 지났습니다. 다시 결제해 주세요.")
+# A payment's verdict reason, for the shop's staff: stored in the shop's own language, as the
+# other reasons are, whichever language the request that wrote it was in.
+DEADLINE_PASSED = "입금 기한 경과: 입금 없이 만료되어 주문을 다시 결제할 수 있게 함"
+MANUAL_REFUND_MESSAGE = gettext_lazy(
     "이미 처리된 주문입니다. 입금하신 금액은 상점에서 확인한 뒤 환불해 드립니다."
 )
 
@@ -238,12 +259,14 @@ def _give_back(decided: _Decided, remote: IamportPayment) -> SyncResult:
     return SyncResult(result.outcome, message, order, payment, cancel_error)
 
 
-def _say_cancelled(order_id: int, outcome: SyncOutcome, message: str) -> Order:
+def _say_cancelled(order_id: int, outcome: SyncOutcome, message: Message) -> Order:
     """Once the refused payment is given back, the order page says so instead of "being
     cancelled" (the text the decision left on it)."""
     with transaction.atomic():
         locked = lock_order(order_id)
-        if locked.order.status_message == CANCELLING_MESSAGES.get(outcome):
+        cancelling = CANCELLING_MESSAGES.get(outcome)
+        said = locked.order.status_message
+        if cancelling is not None and said == shop_services.status_text(locked.order, cancelling):
             shop_services.order_note_payment_problem(order=locked, message=message)
     return locked.order
 
@@ -332,9 +355,15 @@ def _on_ready(
     if not remote.is_issued_virtual_account:
         return _Decision(SyncOutcome.NOT_PAID)  # the payment window is still open
     if accepted:
+        if order.status == OrderStatus.AWAITING_DEPOSIT and deposit_overdue(remote):
+            return _release(locked, payment)
         return _Decision()
     if order.status != OrderStatus.PENDING:
         return _duplicate(payment, order)
+    if deposit_overdue(remote):
+        # Expired before the shop heard of it: nothing to pay into, the order stays payable.
+        _judge(payment, Verdict.FAILED, DEADLINE_PASSED)
+        return _Decision(SyncOutcome.NOT_PAID)
     shop_services.order_mark_awaiting_deposit(
         order=locked,
         bank=remote.vbank_name[:50],
@@ -344,6 +373,26 @@ def _on_ready(
     )
     _judge(payment, Verdict.ACCEPTED, "가상계좌 발급, 금액 일치")
     return _Decision(SyncOutcome.AWAITING_DEPOSIT)
+
+
+def deposit_overdue(remote: IamportPayment) -> bool:
+    """Whether Iamport's deadline for depositing into this virtual account has passed."""
+    return remote.vbank_date is not None and remote.vbank_date <= timezone.now()
+
+
+def _release(locked: LockedOrder, payment: Payment) -> _Decision:
+    """The account's deadline passed with no deposit: the order is payable again.
+
+    Back to pending rather than cancelled, so that the buyer may pay another way and a late
+    deposit into this account still finds a payable order and is honoured. The payment stops
+    holding the order (no longer accepted): if the buyer pays otherwise meanwhile, that payment
+    is the order's one accepted payment, and a late deposit here becomes a duplicate of a paid
+    order, given back under the existing rule (one accepted payment per order).
+    """
+    _judge(payment, Verdict.FAILED, DEADLINE_PASSED)
+    shop_services.order_release_deposit(order=locked)
+    logger.info("payment %s: deposit deadline passed, order released", payment.imp_uid)
+    return _Decision(SyncOutcome.NOT_PAID)
 
 
 def _on_failed(
@@ -407,7 +456,7 @@ def _current(order: Order, payment: Payment) -> SyncResult:
     )
 
 
-def _refusal_message(outcome: SyncOutcome, payment: Payment) -> str | None:
+def _refusal_message(outcome: SyncOutcome, payment: Payment) -> Message | None:
     """For a refused payment, "cancelled" only once it is; until then, "being cancelled"."""
     if outcome not in CANCELLING_MESSAGES or not payment.holds_money:
         return None
@@ -416,11 +465,11 @@ def _refusal_message(outcome: SyncOutcome, payment: Payment) -> str | None:
     return CANCELLING_MESSAGES[outcome]
 
 
-def _message(outcome: SyncOutcome, remote: IamportPayment, order: Order) -> str:
-    if (
-        outcome == SyncOutcome.NOT_PAID
-        and remote.status == PaymentStatus.FAILED
-        and remote.fail_reason
-    ):
+def _message(outcome: SyncOutcome, remote: IamportPayment, order: Order) -> Message:
+    if outcome != SyncOutcome.NOT_PAID:
+        return MESSAGES[outcome]
+    if remote.status == PaymentStatus.FAILED and remote.fail_reason:
         return remote.fail_reason
+    if remote.is_issued_virtual_account and deposit_overdue(remote):
+        return DEPOSIT_EXPIRED_MESSAGE
     return MESSAGES[outcome]

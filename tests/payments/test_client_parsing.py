@@ -254,7 +254,7 @@ def test_virtual_account_fields_are_parsed(iamport):
     assert payment.vbank_name == "KB국민은행"
     assert payment.vbank_num == "12345678901234"
     assert payment.vbank_holder == "아임포트 상점"
-    assert payment.vbank_date == datetime(2025, 11, 30, 7, 59, 59, tzinfo=UTC)
+    assert payment.vbank_date == datetime(2099, 12, 31, 14, 59, 59, tzinfo=UTC)
     assert payment.paid_at is None
 
 

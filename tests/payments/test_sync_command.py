@@ -231,5 +231,5 @@ def test_due_mail_is_sent_by_the_run(order_factory, settings, django_capture_on_
 
     out, _ = run()
 
-    assert "sent 1 mails, 0 failed" in out
-    assert len(mail.outbox) == 1
+    assert "sent 2 mails, 0 failed" in out  # the order received, then paid
+    assert len(mail.outbox) == 2

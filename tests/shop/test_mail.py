@@ -23,8 +23,17 @@ def in_production(settings):
 
 
 def paid(order_factory, capture):
+    """An order whose order-received mail has gone out, then paid: its paid mail is the one
+    the outbox holds."""
+    order = order_factory()
+    mail_send_due()
+    mail.outbox.clear()
     with capture(execute=True):
-        return services.order_mark_paid(order=order_factory())
+        return services.order_mark_paid(order=order)
+
+
+def paid_mail(order) -> OutgoingMail:
+    return OutgoingMail.objects.get(key=f"order_paid:{order.pk}")
 
 
 def test_paying_writes_the_mail_and_sends_nothing_in_the_request(
@@ -32,25 +41,22 @@ def test_paying_writes_the_mail_and_sends_nothing_in_the_request(
 ):
     order = paid(order_factory, django_capture_on_commit_callbacks)
 
-    outbox = OutgoingMail.objects.get()
-    assert (outbox.key, outbox.status, outbox.to) == (
-        f"order_paid:{order.pk}",
-        "pending",
-        "buyer@example.com",
-    )
+    outbox = paid_mail(order)
+    assert (outbox.status, outbox.to) == ("pending", "buyer@example.com")
     assert mail.outbox == []
 
 
 def test_the_worker_sends_each_mail_once(
     order_factory, django_capture_on_commit_callbacks, in_production
 ):
-    paid(order_factory, django_capture_on_commit_callbacks)
+    order = paid(order_factory, django_capture_on_commit_callbacks)
 
     first, second = mail_send_due(), mail_send_due()
 
     assert (first.sent, first.failed, second.sent) == (1, 0, 0)
     assert len(mail.outbox) == 1
-    assert OutgoingMail.objects.get().status == "sent"
+    assert paid_mail(order).status == "sent"
+    assert not OutgoingMail.objects.exclude(status="sent").exists()
 
 
 def test_the_mail_links_to_the_order_on_the_public_address(
@@ -62,6 +68,40 @@ def test_the_mail_links_to_the_order_on_the_public_address(
     mail_send_due()
 
     assert f"https://shop.example.com/orders/{order.merchant_uid}/" in mail.outbox[0].body
+    [(html, kind)] = mail.outbox[0].alternatives
+    assert kind == "text/html"
+    assert f'href="https://shop.example.com/orders/{order.merchant_uid}/"' in html
+
+
+def test_in_debug_without_a_public_address_the_link_is_still_absolute(
+    order_factory, django_capture_on_commit_callbacks, in_production, settings
+):
+    # Debug may run without SHOP_BASE_URL; the shop is then where its own sandbox reaches it.
+    settings.DEBUG, settings.SHOP_BASE_URL = True, ""
+    settings.SANDBOX_SITE_URL = "http://127.0.0.1:8000"
+    order = paid(order_factory, django_capture_on_commit_callbacks)
+
+    mail_send_due()
+
+    assert f"http://127.0.0.1:8000/orders/{order.merchant_uid}/" in mail.outbox[0].body
+
+
+def test_every_mail_carries_its_outbox_key(
+    order_factory, django_capture_on_commit_callbacks, in_production
+):
+    order = paid(order_factory, django_capture_on_commit_callbacks)
+
+    mail_send_due()
+
+    assert mail.outbox[0].extra_headers["X-Shop-Mail"] == f"order_paid:{order.pk}"
+
+
+def test_a_mail_written_before_html_bodies_goes_out_as_plain_text(db, in_production):
+    OutgoingMail.objects.create(key="old:1", to="buyer@example.com", subject="s", body="본문")
+
+    assert mail_send_due().sent == 1
+
+    assert mail.outbox[0].body == "본문" and mail.outbox[0].alternatives == []
 
 
 def test_with_debug_on_it_is_sent_right_after_the_commit(
@@ -69,10 +109,10 @@ def test_with_debug_on_it_is_sent_right_after_the_commit(
 ):
     settings.SHOP_MAIL_SEND_NOW = True
 
-    paid(order_factory, django_capture_on_commit_callbacks)
+    order = paid(order_factory, django_capture_on_commit_callbacks)
 
     assert len(mail.outbox) == 1
-    assert OutgoingMail.objects.get().status == "sent"
+    assert paid_mail(order).status == "sent"
 
 
 def test_a_rolled_back_payment_leaves_no_mail(order_factory, in_production):
@@ -81,18 +121,18 @@ def test_a_rolled_back_payment_leaves_no_mail(order_factory, in_production):
         services.order_mark_paid(order=order)
         raise RuntimeError("the payment's transaction failed")
 
-    assert not OutgoingMail.objects.exists()
+    assert not OutgoingMail.objects.filter(key__startswith="order_paid:").exists()
 
 
 def test_a_failed_send_is_retried_later_then_given_up(
     order_factory, django_capture_on_commit_callbacks, in_production
 ):
-    paid(order_factory, django_capture_on_commit_callbacks)
+    order = paid(order_factory, django_capture_on_commit_callbacks)
 
     with mock.patch("shop.mail.send_mail", side_effect=OSError("smtp down")):
         assert mail_send_due().failed == 1
         assert mail_send_due().failed == 0  # not due again yet
-        outbox = OutgoingMail.objects.get()
+        outbox = paid_mail(order)
         assert (outbox.status, outbox.attempts) == ("pending", 1)
         assert outbox.next_attempt_at > timezone.now() + timedelta(seconds=50)
         assert "smtp down" in outbox.last_error
@@ -121,18 +161,20 @@ def test_a_hanging_mail_server_does_not_hold_the_webhook(iamport, order_factory,
         )
 
     assert reply.status_code == 200
-    assert OutgoingMail.objects.get().status == "pending"
+    assert paid_mail(order).status == "pending"
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_a_mail_once(order_factory, settings):
     settings.SHOP_MAIL_SEND_NOW = False
-    services.order_mark_paid(order=order_factory())
+    order = order_factory()
+    OutgoingMail.objects.filter(order=order).delete()  # the order-received mail: not this test's
+    services.order_mark_paid(order=order)
     sending, release = threading.Event(), threading.Event()
     sent = []
 
-    def slow_send(subject, body, from_email, to):
+    def slow_send(subject, body, from_email, to, **alternatives):
         sent.append(to)
         sending.set()
         release.wait(10)
@@ -153,4 +195,4 @@ def test_two_workers_at_once_send_a_mail_once(order_factory, settings):
 
     assert second.sent == 0
     assert len(sent) == 1
-    assert OutgoingMail.objects.get().status == "sent"
+    assert paid_mail(order).status == "sent"

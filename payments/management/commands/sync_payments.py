@@ -7,8 +7,12 @@
 
 Each run, under a lock that holds across machines (one run at a time, wherever it starts; a
 second one says so and does nothing):
-1. every order still pending or awaiting a deposit: Iamport's payment for its merchant_uid (a
-   paid attempt first, else the newest) goes through the same `payment_sync` as a webhook;
+1. every order still pending or awaiting a deposit (created in the last --days, and, however
+   old, those with a deadline due): Iamport's payment for its merchant_uid (a paid attempt
+   first, else the newest) goes through the same `payment_sync` as a webhook; then its
+   deadlines (`payments.services.deadlines`): a virtual account past its deadline with no
+   deposit releases its order back to pending (payable again; the buyer is mailed), and a
+   pending order nobody paid for SHOP_PENDING_ORDER_MAX_AGE_DAYS is closed (cancelled);
 2. payments the shop refused but Iamport still holds: synced again, which retries the cancel;
 3. refunds whose request died or lost its answer: matched to Iamport's cancel history, or
    recorded as not applied;
@@ -30,7 +34,8 @@ from django.utils import timezone
 from guard.locks import exclusive
 from payments.client import IamportError, time_budget
 from payments.models import Payment
-from payments.services import payment_sync, payment_sync_order
+from payments.services import payment_sync
+from payments.services.deadlines import order_reconcile, orders_to_reconcile
 from payments.services.refunds import refund_settle, refunds_in_flight
 from shop.ids import is_merchant_uid
 from shop.mail import mail_send_due
@@ -41,7 +46,10 @@ REFUSED = [Payment.Verdict.FORGED, Payment.Verdict.DUPLICATE, Payment.Verdict.UN
 
 
 class Command(BaseCommand):
-    help = "Reconcile open orders, refused payments and refunds with Iamport; send due mail."
+    help = (
+        "Reconcile open orders (releasing expired virtual accounts, closing orders nobody "
+        "paid), refused payments and refunds with Iamport; send due mail."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--days", type=int, default=7, help="look back this many days")
@@ -94,29 +102,31 @@ class Command(BaseCommand):
             self.stdout.write(f"sent {mail.sent} mails, {mail.failed} failed")
 
     def _sync_open_orders(self, since: datetime, merchant_uid: str | None) -> None:
+        """Step 1: open orders, and their deadlines (see the module's docstring)."""
         if merchant_uid:
             orders = Order.objects.filter(merchant_uid=merchant_uid)
         else:
-            orders = Order.objects.filter(
-                status__in=[Order.Status.PENDING, Order.Status.AWAITING_DEPOSIT],
-                created_at__gte=since,
-            )
-        checked = changed = failed = 0
+            orders = orders_to_reconcile(since=since)
+        checked = failed = 0
+        moves: list[tuple[str, str]] = []
         for order in orders.iterator():
             checked += 1
             try:
                 with time_budget(settings.IAMPORT_REQUEST_BUDGET):
-                    result = payment_sync_order(order=order)
+                    now = order_reconcile(order=order).order
             except IamportError as exc:
                 failed += 1
                 self.stderr.write(f"{order.merchant_uid}: Iamport failed: {exc.message}")
                 continue
-            if result is None:
-                continue  # never paid: Iamport has nothing for it
-            if result.order and result.order.status != order.status:
-                changed += 1
-                self.stdout.write(f"{order.merchant_uid}: {order.status} -> {result.order.status}")
-        self.stdout.write(f"checked {checked} open orders: {changed} changed, {failed} failed")
+            if now.status != order.status:
+                moves.append((order.status, now.status))
+                self.stdout.write(f"{order.merchant_uid}: {order.status} -> {now.status}")
+        expired = moves.count((Order.Status.AWAITING_DEPOSIT, Order.Status.PENDING))
+        closed = moves.count((Order.Status.PENDING, Order.Status.CANCELLED))
+        self.stdout.write(
+            f"checked {checked} open orders: {len(moves)} changed, {failed} failed "
+            f"({expired} virtual accounts expired, {closed} pending orders closed unpaid)"
+        )
 
     def _retry_refused_cancels(self, since: datetime) -> None:
         """Payments the shop refused (forged, duplicate, sold out) whose cancel did not go

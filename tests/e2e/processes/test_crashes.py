@@ -220,7 +220,8 @@ class CrashingShop:
 
     # Reading the state back -----------------------------------------------------------------
     def state(self, merchant_uid: str) -> dict[str, Any]:
-        """The order with its payments, refunds and mails, as the shop's database has them."""
+        """The order with its payments, refunds and paid mail, as the shop's database has them
+        (its other mails, such as the order-received one, are not what the crashes are about)."""
         return self.world.queries.query(
             f"""
             from payments.models import Payment, Refund
@@ -247,7 +248,8 @@ class CrashingShop:
                     )
                 ),
                 "mails": list(
-                    OutgoingMail.objects.filter(order=order).order_by("id").values(
+                    OutgoingMail.objects.filter(order=order, key__startswith="order_paid:")
+                    .order_by("id").values(
                         "key", "status", "attempts", "last_error", "sent_at"
                     )
                 ),
@@ -264,16 +266,17 @@ class CrashingShop:
         )
 
     def delivered(self, merchant_uid: str) -> list[str]:
-        """Subjects of the mails the file backend delivered about this order."""
+        """Subjects of the paid mails the file backend delivered for this order (each mail
+        names its outbox row in the X-Shop-Mail header)."""
+        key = f"order_paid:{self.state(merchant_uid)['pk']}"
         subjects = []
         for path in sorted(self.mail_dir.glob("*")):
             for chunk in path.read_bytes().split(MAIL_SEPARATOR):
                 if not chunk.strip():
                     continue
                 message = email.message_from_bytes(chunk, policy=email.policy.default)
-                subject = str(message["Subject"])
-                if merchant_uid in subject:
-                    subjects.append(subject)
+                if message["X-Shop-Mail"] == key:
+                    subjects.append(str(message["Subject"]))
         return subjects
 
     def standin_payment(self, imp_uid: str) -> dict[str, Any]:
