@@ -1,6 +1,15 @@
-"""Sandbox records in the Django admin, read-only: they change only through the sandbox."""
+"""Sandbox records in the Django admin, read-only: they change only through the sandbox.
 
+The sandbox app is always installed (its tables and migrations stay in step), so its admin is
+registered here only while the sandbox is active (`settings.SANDBOX_ENABLED`): with real
+Iamport credentials the admin shows no fake payments beside the real ones. Registration
+happens once, when the admin is discovered at start-up; `register` takes the site so that a
+test can ask what a site would hold under other settings.
+"""
+
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin import AdminSite
 
 from sandbox.models import (
     SandboxCancellation,
@@ -31,7 +40,6 @@ class CancellationInline(admin.TabularInline):
         return False
 
 
-@admin.register(SandboxPayment)
 class SandboxPaymentAdmin(ReadOnlyAdmin):
     list_display = [
         "imp_uid",
@@ -47,19 +55,35 @@ class SandboxPaymentAdmin(ReadOnlyAdmin):
     inlines = [CancellationInline]
 
 
-@admin.register(SandboxWebhookDelivery)
 class SandboxWebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "trigger", "url", "outcome", "http_status", "payment"]
     list_filter = ["outcome", "trigger"]
     list_select_related = ["payment"]
 
 
-@admin.register(SandboxPrepare)
 class SandboxPrepareAdmin(ReadOnlyAdmin):
     list_display = ["merchant_uid", "amount", "currency", "created_at"]
     search_fields = ["merchant_uid"]
 
 
-@admin.register(SandboxToken)
 class SandboxTokenAdmin(ReadOnlyAdmin):
     list_display = ["access_token", "imp_key", "created_at", "expires_at"]
+
+
+ADMINS = {
+    SandboxPayment: SandboxPaymentAdmin,
+    SandboxWebhookDelivery: SandboxWebhookDeliveryAdmin,
+    SandboxPrepare: SandboxPrepareAdmin,
+    SandboxToken: SandboxTokenAdmin,
+}
+
+
+def register(site: AdminSite) -> None:
+    """Put the sandbox's records on `site`, if the sandbox is active."""
+    if not settings.SANDBOX_ENABLED:
+        return
+    for model, model_admin in ADMINS.items():
+        site.register(model, model_admin)
+
+
+register(admin.site)

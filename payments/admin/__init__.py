@@ -9,6 +9,11 @@ only through two doors, both calling a service and reporting through `message_us
 - "환불" (refund, full or partial): an intermediate form at
   `admin/shop/order/<pk>/refund/` that calls `payment_refund`. Needs `payments.refund_payment`.
 
+A stored webhook delivery can be run again ("다시 처리", `reprocess.py`): the same processing
+and `payment_sync` as a fresh delivery, the outcome added to the delivery's record. Needs
+`payments.change_webhookdelivery`. Pay methods and PGs are shown by name (`payments.names`)
+and filtered on (`filters.py`); times read "2026-12-02 15:04" everywhere (`config/formats/`).
+
 The order page shows its payments and refunds, which `shop` cannot know about, so `Order` is
 re-registered here with `PaymentOrderAdmin`, a subclass of shop's `OrderAdmin`.
 """

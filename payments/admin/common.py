@@ -13,15 +13,18 @@ from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from payments.client import IamportError
 from payments.models import Payment, Refund, WebhookDelivery
+from payments.names import pay_method_name, pg_name
 from payments.services import (
     SyncResult,
     payment_sync,
 )
 from shop import services as shop_services
 from shop.admin import AMBER, GREEN, GREY, PURPLE, RED, GuardedModelAdmin, badge
+from shop.models import Order
 
 logger = logging.getLogger(__name__)
 REFUND_PERMISSION = "payments.refund_payment"
@@ -72,10 +75,20 @@ def external_link(url: str, label: str) -> str:
     return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', url, label)
 
 
-def order_link(order_id: int, label: str) -> str:
+def order_link(order: Order) -> str:
+    """The order by its short number (what people read and type), its merchant_uid (what
+    Iamport knows it by) on hover."""
     return format_html(
-        '<a href="{}">{}</a>', reverse("admin:shop_order_change", args=[order_id]), label
+        '<a href="{}" title="{}" style="white-space:nowrap">{}</a>',
+        reverse("admin:shop_order_change", args=[order.pk]),
+        order.merchant_uid,
+        order.number,
     )
+
+
+def payment_method(payment: Payment) -> str:
+    """How a payment was made, by name: "신용카드 · KG이니시스"."""
+    return f"{pay_method_name(payment.pay_method)} · {pg_name(payment.pg_provider)}"
 
 
 def payment_link(payment: Payment) -> str:
@@ -102,7 +115,8 @@ def missing_object_redirect(model_admin: admin.ModelAdmin, request: HttpRequest,
     """Back to the admin index with a message, for a custom view of an object that is gone."""
     model_admin.message_user(
         request,
-        f"{model_admin.opts.verbose_name} #{object_id}: 없는 항목입니다 (삭제되었을 수 있습니다).",
+        _("%(model)s #%(id)s: 없는 항목입니다 (삭제되었을 수 있습니다).")
+        % {"model": model_admin.opts.verbose_name, "id": object_id},
         messages.WARNING,
     )
     return redirect("admin:index")
@@ -111,7 +125,7 @@ def missing_object_redirect(model_admin: admin.ModelAdmin, request: HttpRequest,
 def requested_by(refund: Refund) -> str:
     if refund.requested_by_id:
         return str(refund.requested_by)
-    return "자동 (결제 검증)" if refund.request_key is None else "-"
+    return _("자동 (결제 검증)") if refund.request_key is None else "-"
 
 
 def can_refund(request: HttpRequest) -> bool:
@@ -138,14 +152,16 @@ def resync_payments(
             logger.warning("admin re-sync of %s failed: %s", payment.imp_uid, exc.message)
             model_admin.message_user(
                 request,
-                f"{payment.imp_uid}: 아임포트에서 조회하지 못했습니다 — {exc.message}",
+                _("%(imp_uid)s: 아임포트에서 조회하지 못했습니다 — %(error)s")
+                % {"imp_uid": payment.imp_uid, "error": exc.message},
                 messages.ERROR,
             )
             continue
         except shop_services.OrderError as exc:
             model_admin.message_user(
                 request,
-                f"{payment.imp_uid}: 주문에 반영하지 못했습니다 — {exc}",
+                _("%(imp_uid)s: 주문에 반영하지 못했습니다 — %(error)s")
+                % {"imp_uid": payment.imp_uid, "error": exc},
                 messages.ERROR,
             )
             continue
@@ -161,10 +177,16 @@ def report_sync(
         return
     model_admin.message_user(
         request,
-        f"{result.payment.imp_uid}: 아임포트에서 다시 조회했습니다 — "
-        f"아임포트 '{result.payment.get_status_display()}', "
-        f"판정 '{result.payment.get_verdict_display()}', "
-        f"주문 '{result.order.get_status_display()}'",
+        _(
+            "%(imp_uid)s: 아임포트에서 다시 조회했습니다 — 아임포트 '%(status)s', "
+            "판정 '%(verdict)s', 주문 '%(order_status)s'"
+        )
+        % {
+            "imp_uid": result.payment.imp_uid,
+            "status": result.payment.get_status_display(),
+            "verdict": result.payment.get_verdict_display(),
+            "order_status": result.order.get_status_display(),
+        },
         messages.SUCCESS,
     )
 

@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from payments.admin.common import (
     can_refund,
@@ -23,10 +24,12 @@ from payments.admin.common import (
     requested_by,
     resync_payments,
 )
+from payments.admin.filters import OrderPgFilter
 from payments.admin.records import PaymentInline
 from payments.client import IamportError
 from payments.forms import RefundForm
-from payments.models import Refund
+from payments.models import Payment, Refund
+from payments.names import pg_name
 from payments.selectors import NotRefundable, Refundable, refundable
 from payments.services import (
     RefundAlreadyRequested,
@@ -35,17 +38,39 @@ from payments.services import (
     payment_sync_order,
 )
 from payments.services.refunds import already_requested_message, refund_for_request
-from shop.admin import OrderAdmin, won
+from shop.admin import OrderAdmin, PayMethodFilter, local_datetime, won
 from shop.models import Order
+from shop.templatetags.shop_tags import won as won_text
+
+
+def _with_pg(fieldsets: list) -> list:
+    """shop's order fieldsets with the PG beside the pay method (shop knows no PGs)."""
+    result = []
+    for name, options in fieldsets:
+        fields = list(options["fields"])
+        if "pay_method_display" in fields:
+            fields.insert(fields.index("pay_method_display") + 1, "pg_display")
+        result.append((name, {**options, "fields": fields}))
+    return result
+
+
+def accepted_payment(order: Order) -> Payment | None:
+    """The payment the order was settled with (at most one, a database constraint)."""
+    return order.payments.filter(verdict=Payment.Verdict.ACCEPTED).first()
 
 
 class PaymentOrderAdmin(OrderAdmin):
     inlines = [*OrderAdmin.inlines, PaymentInline]
     search_fields = [*OrderAdmin.search_fields, "payments__imp_uid"]
-    readonly_fields = [*OrderAdmin.readonly_fields, "refunds_table"]
-    fieldsets = [*OrderAdmin.fieldsets, ("환불 내역", {"fields": ["refunds_table"]})]
+    list_filter = ["status", PayMethodFilter, OrderPgFilter, "created_at"]
+    readonly_fields = [*OrderAdmin.readonly_fields, "pg_display", "refunds_table"]
+    fieldsets = [
+        *_with_pg(OrderAdmin.fieldsets),
+        (gettext_lazy("환불 내역"), {"fields": ["refunds_table"]}),
+    ]
     actions = ["resync_selected", "refund_selected"]
     change_form_template = "admin/payments/order_change_form.html"
+    change_list_template = "admin/payments/order_change_list.html"
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -73,7 +98,12 @@ class PaymentOrderAdmin(OrderAdmin):
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    @admin.display(description="환불 내역")
+    @admin.display(description=gettext_lazy("PG사"))
+    def pg_display(self, order: Order) -> str:
+        payment = accepted_payment(order)
+        return pg_name(payment.pg_provider) if payment else "-"
+
+    @admin.display(description=gettext_lazy("환불 내역"))
     def refunds_table(self, order: Order) -> str:
         refunds = (
             Refund.objects.filter(payment__order=order)
@@ -81,14 +111,14 @@ class PaymentOrderAdmin(OrderAdmin):
             .order_by("created_at", "id")
         )
         if not refunds:
-            return "환불 내역이 없습니다."
+            return _("환불 내역이 없습니다.")
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td>{}</td></tr>",
             (
                 (
-                    f"{timezone.localtime(refund.created_at):%Y-%m-%d %H:%M}",
+                    local_datetime(refund.created_at),
                     payment_link(refund.payment),
                     won(refund.amount),
                     refund_status_badge(refund),
@@ -99,15 +129,25 @@ class PaymentOrderAdmin(OrderAdmin):
                 for refund in refunds
             ),
         )
+        headings = format_html_join(
+            "",
+            "<th>{}</th>",
+            (
+                (_("요청일시"),),
+                (_("결제"),),
+                (_("환불 금액"),),
+                (_("결과"),),
+                (_("사유"),),
+                (_("아임포트 메시지"),),
+                (_("요청자"),),
+            ),
+        )
         return format_html(
-            "<table><thead><tr><th>요청일시</th><th>결제</th><th>환불 금액</th><th>결과</th>"
-            "<th>사유</th><th>아임포트 메시지</th><th>요청자</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            rows,
+            "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", headings, rows
         )
 
     # Re-sync ---------------------------------------------------------------------------
-    @admin.action(description="아임포트에서 다시 조회", permissions=["resync"])
+    @admin.action(description=gettext_lazy("아임포트에서 다시 조회"), permissions=["resync"])
     def resync_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset.prefetch_related("payments"):
             self._resync_order(request, order)
@@ -134,25 +174,27 @@ class PaymentOrderAdmin(OrderAdmin):
         except IamportError as exc:
             self.message_user(
                 request,
-                f"{order.merchant_uid}: 아임포트에서 조회하지 못했습니다 — {exc.message}",
+                _("%(order)s: 아임포트에서 조회하지 못했습니다 — %(error)s")
+                % {"order": order.merchant_uid, "error": exc.message},
                 messages.ERROR,
             )
             return
         if result is None:
             self.message_user(
                 request,
-                f"{order.merchant_uid}: 아임포트에 이 주문의 결제가 없습니다.",
+                _("%(order)s: 아임포트에 이 주문의 결제가 없습니다.")
+                % {"order": order.merchant_uid},
                 messages.WARNING,
             )
             return
         report_sync(self, request, order.merchant_uid, result)
 
     # Refund ----------------------------------------------------------------------------
-    @admin.action(description="선택한 주문 환불", permissions=["refund"])
+    @admin.action(description=gettext_lazy("선택한 주문 환불"), permissions=["refund"])
     def refund_selected(self, request: HttpRequest, queryset: QuerySet[Order]):
         orders = list(queryset[:2])
         if len(orders) != 1:
-            self.message_user(request, "환불할 주문을 하나만 선택해 주세요.", messages.WARNING)
+            self.message_user(request, _("환불할 주문을 하나만 선택해 주세요."), messages.WARNING)
             return None
         return redirect("admin:shop_order_refund", orders[0].pk)
 
@@ -203,8 +245,17 @@ class PaymentOrderAdmin(OrderAdmin):
         order = Order.objects.get(pk=refund.payment.order_id)
         self.message_user(
             request,
-            f"{refund.amount:,}원을 환불했습니다. 주문 상태: {order.get_status_display()} "
-            f"(환불 합계 {order.refunded_amount:,}원, 남은 금액 {order.refundable_amount:,}원)",
+            # Translators: the amounts are written with their currency, e.g. "5,000원".
+            _(
+                "%(amount)s을 환불했습니다. 주문 상태: %(status)s "
+                "(환불 합계 %(refunded)s, 남은 금액 %(left)s)"
+            )
+            % {
+                "amount": won_text(refund.amount),
+                "status": order.get_status_display(),
+                "refunded": won_text(order.refunded_amount),
+                "left": won_text(order.refundable_amount),
+            },
             messages.SUCCESS,
         )
 
@@ -215,8 +266,11 @@ class PaymentOrderAdmin(OrderAdmin):
         except IamportError as exc:
             self.message_user(
                 request,
-                "이미 제출된 환불 요청입니다. "
-                f"결과를 아임포트에서 확인하지 못했습니다 — {exc.message}",
+                _(
+                    "이미 제출된 환불 요청입니다. "
+                    "결과를 아임포트에서 확인하지 못했습니다 — %(error)s"
+                )
+                % {"error": exc.message},
                 messages.ERROR,
             )
             return True
@@ -259,7 +313,7 @@ class PaymentOrderAdmin(OrderAdmin):
     ) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": f"주문 {order.merchant_uid} 환불",
+            "title": _("주문 %(number)s 환불") % {"number": order.number},
             "opts": self.opts,
             "original": order,
             "order": order,
@@ -270,6 +324,7 @@ class PaymentOrderAdmin(OrderAdmin):
             "refundable_display": won(target.balance),
             "status_badge": self.status_badge(order),
             "pay_method_display": self.pay_method_display(order),
+            "pg_display": pg_name(target.payment.pg_provider),
             "has_view_permission": self.has_view_permission(request, order),
             "media": self.media + form.media,
         }

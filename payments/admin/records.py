@@ -1,4 +1,5 @@
-"""Iamport's records in the admin: payments, refunds and webhook deliveries, read-only."""
+"""Iamport's records in the admin: payments, refunds and webhook deliveries, read-only (a
+stored delivery can be processed again, `payments.admin.reprocess`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from payments.admin.common import (
     OUTCOME_COLOURS,
@@ -22,6 +25,7 @@ from payments.admin.common import (
     missing_object_redirect,
     order_link,
     payment_link,
+    payment_method,
     payment_status_badge,
     pretty_json,
     refund_status_badge,
@@ -29,8 +33,23 @@ from payments.admin.common import (
     resync_payments,
     verdict_badge,
 )
+from payments.admin.filters import PaymentPayMethodFilter, PaymentPgFilter
+from payments.admin.reprocess import REPROCESS_PERMISSION, reprocess_deliveries
 from payments.models import Payment, Refund, WebhookDelivery
-from shop.admin import GREY, ReadOnlyTabularInline, badge, won
+from payments.names import pay_method_name, pg_name
+from shop.admin import GREY, ReadOnlyTabularInline, badge, local_datetime, won
+
+
+class PaymentNames:
+    """A payment's pay method and PG by their names, for the admins that show payments."""
+
+    @admin.display(description=_("결제 수단"), ordering="pay_method")
+    def pay_method_display(self, payment: Payment) -> str:
+        return pay_method_name(payment.pay_method)
+
+    @admin.display(description=_("PG사"), ordering="pg_provider")
+    def pg_display(self, payment: Payment) -> str:
+        return pg_name(payment.pg_provider)
 
 
 class RefundInline(ReadOnlyTabularInline):
@@ -46,28 +65,28 @@ class RefundInline(ReadOnlyTabularInline):
         "receipt",
     )
 
-    @admin.display(description="환불 금액")
+    @admin.display(description=_("환불 금액"))
     def amount_display(self, refund: Refund) -> str:
         return won(refund.amount)
 
-    @admin.display(description="요청 시 잔액")
+    @admin.display(description=_("요청 시 잔액"))
     def checksum_display(self, refund: Refund) -> str:
         return won(refund.checksum)
 
-    @admin.display(description="결과")
+    @admin.display(description=_("결과"))
     def status_badge(self, refund: Refund) -> str:
         return refund_status_badge(refund)
 
-    @admin.display(description="취소 영수증")
+    @admin.display(description=_("취소 영수증"))
     def receipt(self, refund: Refund) -> str:
-        return external_link(refund.receipt_url, "영수증")
+        return external_link(refund.receipt_url, gettext("영수증"))
 
-    @admin.display(description="요청자")
+    @admin.display(description=_("요청자"))
     def requested_by_display(self, refund: Refund) -> str:
         return requested_by(refund)
 
 
-class PaymentInline(ReadOnlyTabularInline):
+class PaymentInline(PaymentNames, ReadOnlyTabularInline):
     model = Payment
     fields = readonly_fields = (
         "imp_uid",
@@ -75,35 +94,35 @@ class PaymentInline(ReadOnlyTabularInline):
         "verdict_badge",
         "amount_display",
         "cancel_amount_display",
-        "pay_method",
-        "pg_provider",
+        "pay_method_display",
+        "pg_display",
         "paid_at",
         "receipt",
     )
 
-    @admin.display(description="아임포트 상태")
+    @admin.display(description=_("아임포트 상태"))
     def status_badge(self, payment: Payment) -> str:
         return payment_status_badge(payment)
 
-    @admin.display(description="판정")
+    @admin.display(description=_("판정"))
     def verdict_badge(self, payment: Payment) -> str:
         return verdict_badge(payment)
 
-    @admin.display(description="결제 금액")
+    @admin.display(description=_("결제 금액"))
     def amount_display(self, payment: Payment) -> str:
         return won(payment.amount)
 
-    @admin.display(description="취소 금액")
+    @admin.display(description=_("취소 금액"))
     def cancel_amount_display(self, payment: Payment) -> str:
         return won(payment.cancel_amount)
 
-    @admin.display(description="영수증")
+    @admin.display(description=_("영수증"))
     def receipt(self, payment: Payment) -> str:
-        return external_link(payment.receipt_url, "영수증")
+        return external_link(payment.receipt_url, gettext("영수증"))
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(PaymentNames, ReadOnlyAdmin):
     list_display = [
         "imp_uid",
         "order_link",
@@ -111,14 +130,15 @@ class PaymentAdmin(ReadOnlyAdmin):
         "cancel_amount_display",
         "status_badge",
         "verdict_badge",
-        "pay_method",
-        "pg_provider",
-        "created_at",
+        "pay_method_display",
+        "pg_display",
+        "created_display",
     ]
-    list_filter = ["status", "verdict", "pay_method", "created_at"]
+    list_filter = ["status", "verdict", PaymentPayMethodFilter, PaymentPgFilter, "created_at"]
     search_fields = [
         "imp_uid",
         "merchant_uid",
+        "order__number",
         "order__buyer_name",
         "order__buyer_email",
         "order__buyer_tel",
@@ -129,24 +149,25 @@ class PaymentAdmin(ReadOnlyAdmin):
     actions = ["resync_selected"]
     fieldsets = [
         (
-            "결제",
+            _("결제"),
             {
                 "fields": [
                     "imp_uid",
                     "order_link",
+                    "merchant_uid",
                     "status_badge",
                     "verdict_badge",
                     "verdict_reason",
-                    "pay_method",
-                    "pg_provider",
+                    "pay_method_display",
+                    "pg_display",
                     "pg_tid",
                     "receipt",
                 ]
             },
         ),
-        ("금액", {"fields": ["amount_display", "cancel_amount_display", "refundable_display"]}),
+        (_("금액"), {"fields": ["amount_display", "cancel_amount_display", "refundable_display"]}),
         (
-            "일시",
+            _("일시"),
             {
                 "fields": [
                     "paid_at",
@@ -159,13 +180,13 @@ class PaymentAdmin(ReadOnlyAdmin):
             },
         ),
         (
-            "가상계좌",
+            _("가상계좌"),
             {
                 "fields": ["vbank_name", "vbank_num", "vbank_holder", "vbank_date"],
                 "classes": ["collapse"],
             },
         ),
-        ("아임포트 응답 원문", {"fields": ["raw_pretty"], "classes": ["collapse"]}),
+        (_("아임포트 응답 원문"), {"fields": ["raw_pretty"], "classes": ["collapse"]}),
     ]
 
     def get_urls(self):
@@ -199,42 +220,46 @@ class PaymentAdmin(ReadOnlyAdmin):
         resync_payments(self, request, [payment])
         return redirect("admin:payments_payment_change", payment.pk)
 
-    @admin.action(description="아임포트에서 다시 조회", permissions=["resync"])
+    @admin.action(description=_("아임포트에서 다시 조회"), permissions=["resync"])
     def resync_selected(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         resync_payments(self, request, queryset)
 
     def has_resync_permission(self, request: HttpRequest) -> bool:
         return can_resync(request)
 
-    @admin.display(description="주문", ordering="merchant_uid")
+    @admin.display(description=_("주문"), ordering="order__number")
     def order_link(self, payment: Payment) -> str:
-        return order_link(payment.order_id, payment.merchant_uid)
+        return order_link(payment.order)
 
-    @admin.display(description="결제 금액", ordering="amount")
+    @admin.display(description=_("기록일시"), ordering="created_at")
+    def created_display(self, payment: Payment) -> str:
+        return local_datetime(payment.created_at)
+
+    @admin.display(description=_("결제 금액"), ordering="amount")
     def amount_display(self, payment: Payment) -> str:
         return won(payment.amount)
 
-    @admin.display(description="취소 금액", ordering="cancel_amount")
+    @admin.display(description=_("취소 금액"), ordering="cancel_amount")
     def cancel_amount_display(self, payment: Payment) -> str:
         return won(payment.cancel_amount)
 
-    @admin.display(description="환불 가능 잔액")
+    @admin.display(description=_("환불 가능 잔액"))
     def refundable_display(self, payment: Payment) -> str:
         return won(payment.refundable_amount)
 
-    @admin.display(description="아임포트 상태", ordering="status")
+    @admin.display(description=_("아임포트 상태"), ordering="status")
     def status_badge(self, payment: Payment) -> str:
         return payment_status_badge(payment)
 
-    @admin.display(description="판정", ordering="verdict")
+    @admin.display(description=_("판정"), ordering="verdict")
     def verdict_badge(self, payment: Payment) -> str:
         return verdict_badge(payment)
 
-    @admin.display(description="영수증")
+    @admin.display(description=_("영수증"))
     def receipt(self, payment: Payment) -> str:
-        return external_link(payment.receipt_url, "영수증 보기")
+        return external_link(payment.receipt_url, gettext("영수증 보기"))
 
-    @admin.display(description="아임포트 응답 원문")
+    @admin.display(description=_("아임포트 응답 원문"))
     def raw_pretty(self, payment: Payment) -> str:
         return pretty_json(payment.raw)
 
@@ -242,12 +267,13 @@ class PaymentAdmin(ReadOnlyAdmin):
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at",
+        "created_display",
         "payment_link",
         "order_link",
         "amount_display",
         "checksum_display",
         "status_badge",
+        "method_display",
         "reason",
         "message",
         "requested_by_display",
@@ -256,18 +282,20 @@ class RefundAdmin(ReadOnlyAdmin):
     search_fields = [
         "payment__imp_uid",
         "payment__merchant_uid",
+        "payment__order__number",
         "payment__order__buyer_name",
         "reason",
     ]
-    list_select_related = ["payment", "requested_by"]
+    list_select_related = ["payment__order", "requested_by"]
     date_hierarchy = "created_at"
     fieldsets = [
         (
-            "환불",
+            _("환불"),
             {
                 "fields": [
                     "payment_link",
                     "order_link",
+                    "method_display",
                     "amount_display",
                     "checksum_display",
                     "status_badge",
@@ -275,42 +303,51 @@ class RefundAdmin(ReadOnlyAdmin):
                     "message",
                     "requested_by_display",
                     "created_at",
+                    "cancelled_at",
                 ]
             },
         ),
-        ("아임포트", {"fields": ["cancellation_id", "receipt", "request_key"]}),
-        ("아임포트 응답 원문", {"fields": ["raw_pretty"], "classes": ["collapse"]}),
+        (_("아임포트"), {"fields": ["cancellation_id", "receipt", "request_key"]}),
+        (_("아임포트 응답 원문"), {"fields": ["raw_pretty"], "classes": ["collapse"]}),
     ]
 
-    @admin.display(description="결제", ordering="payment__imp_uid")
+    @admin.display(description=_("결제"), ordering="payment__imp_uid")
     def payment_link(self, refund: Refund) -> str:
         return payment_link(refund.payment)
 
-    @admin.display(description="주문", ordering="payment__merchant_uid")
+    @admin.display(description=_("주문"), ordering="payment__order__number")
     def order_link(self, refund: Refund) -> str:
-        return order_link(refund.payment.order_id, refund.payment.merchant_uid)
+        return order_link(refund.payment.order)
 
-    @admin.display(description="환불 금액", ordering="amount")
+    @admin.display(description=_("결제 수단"), ordering="payment__pay_method")
+    def method_display(self, refund: Refund) -> str:
+        return payment_method(refund.payment)
+
+    @admin.display(description=_("요청일시"), ordering="created_at")
+    def created_display(self, refund: Refund) -> str:
+        return local_datetime(refund.created_at)
+
+    @admin.display(description=_("환불 금액"), ordering="amount")
     def amount_display(self, refund: Refund) -> str:
         return won(refund.amount)
 
-    @admin.display(description="요청 시 잔액")
+    @admin.display(description=_("요청 시 잔액"))
     def checksum_display(self, refund: Refund) -> str:
         return won(refund.checksum)
 
-    @admin.display(description="결과", ordering="status")
+    @admin.display(description=_("결과"), ordering="status")
     def status_badge(self, refund: Refund) -> str:
         return refund_status_badge(refund)
 
-    @admin.display(description="취소 영수증")
+    @admin.display(description=_("취소 영수증"))
     def receipt(self, refund: Refund) -> str:
-        return external_link(refund.receipt_url, "영수증 보기")
+        return external_link(refund.receipt_url, gettext("영수증 보기"))
 
-    @admin.display(description="요청자", ordering="requested_by")
+    @admin.display(description=_("요청자"), ordering="requested_by")
     def requested_by_display(self, refund: Refund) -> str:
         return requested_by(refund)
 
-    @admin.display(description="아임포트 응답 원문")
+    @admin.display(description=_("아임포트 응답 원문"))
     def raw_pretty(self, refund: Refund) -> str:
         return pretty_json(refund.raw)
 
@@ -318,7 +355,7 @@ class RefundAdmin(ReadOnlyAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = [
-        "received_at",
+        "received_display",
         "imp_uid_display",
         "merchant_uid_display",
         "status_hint",
@@ -328,9 +365,10 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "received_at"]
     search_fields = ["imp_uid", "merchant_uid"]
     date_hierarchy = "received_at"
+    actions = ["reprocess_selected"]
     fieldsets = [
         (
-            "수신",
+            _("수신"),
             {
                 "fields": [
                     "received_at",
@@ -343,32 +381,42 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
-        ("원문", {"fields": ["body_pretty", "headers_pretty"]}),
+        (_("원문"), {"fields": ["body_pretty", "headers_pretty"]}),
     ]
 
-    @admin.display(description="아임포트 거래번호", ordering="imp_uid")
+    @admin.action(description=_("다시 처리"), permissions=["reprocess"])
+    def reprocess_selected(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]):
+        reprocess_deliveries(self, request, queryset)
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # Records stay read-only (no change form); the change permission is what lets staff
+        # act on them.
+        return request.user.has_perm(REPROCESS_PERMISSION)
+
+    @admin.display(description=_("수신일시"), ordering="received_at")
+    def received_display(self, delivery: WebhookDelivery) -> str:
+        return local_datetime(delivery.received_at)
+
+    @admin.display(description=_("아임포트 거래번호"), ordering="imp_uid")
     def imp_uid_display(self, delivery: WebhookDelivery) -> str:
         return delivery.imp_uid or "-"
 
-    @admin.display(description="주문번호", ordering="merchant_uid")
+    @admin.display(description=_("주문번호"), ordering="merchant_uid")
     def merchant_uid_display(self, delivery: WebhookDelivery) -> str:
         return delivery.merchant_uid or "-"
 
-    @admin.display(description="결과", ordering="outcome")
+    @admin.display(description=_("결과"), ordering="outcome")
     def outcome_badge(self, delivery: WebhookDelivery) -> str:
         colour = OUTCOME_COLOURS.get(delivery.outcome, GREY)
         return badge(delivery.get_outcome_display(), colour)
 
-    @admin.display(description="본문")
+    @admin.display(description=_("본문"))
     def body_pretty(self, delivery: WebhookDelivery) -> str:
         try:
             return pretty_json(json.loads(delivery.body))
         except ValueError:
             return format_html('<pre style="white-space:pre-wrap">{}</pre>', delivery.body)
 
-    @admin.display(description="헤더")
+    @admin.display(description=_("헤더"))
     def headers_pretty(self, delivery: WebhookDelivery) -> str:
         return pretty_json(delivery.headers)
-
-
-# --- orders, with their payments, refunds, re-sync and the refund form --------------------

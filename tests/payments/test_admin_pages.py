@@ -55,9 +55,9 @@ def test_every_changelist_and_change_page_renders_with_data(admin_client, paid, 
     pages = {
         reverse("admin:shop_product_changelist"): ["12,000원", "<img", "9,000원"],
         reverse("admin:shop_product_change", args=[product.pk]): ["<img"],
-        reverse("admin:shop_order_changelist"): [order.merchant_uid, "12,000원", "2,000원"],
+        reverse("admin:shop_order_changelist"): [order.number, "12,000원", "환불 2,000원"],
         change_url(order): [IMP_UID, "부분 환불", "환불 내역", "고객 요청", "10,000원"],
-        reverse("admin:payments_payment_changelist"): [IMP_UID, order.merchant_uid],
+        reverse("admin:payments_payment_changelist"): [IMP_UID, order.number, order.merchant_uid],
         reverse("admin:payments_payment_change", args=[payment.pk]): [
             "StdpayCARDINIpayTest",  # pretty-printed raw reply
             "&quot;card_name&quot;: &quot;BC카드&quot;",
