@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 from email.utils import getaddresses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 from guard.rates import Rate
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # DJANGO_ENV_FILE names another file to read instead (e.g. /dev/null to read none).
@@ -72,15 +77,32 @@ IAMPORT_WEBHOOK_MAX_BODY = env_int("IAMPORT_WEBHOOK_MAX_BODY", 10_000)
 
 # Pay methods offered at checkout. Adding a pay method or routing one to another PG is a
 # settings change: "pg" is what IMP.request_pay receives (None = IAMPORT_PG), "pay_method" the
-# pay_method it receives.
-SHOP_PAY_METHODS: dict[str, dict[str, str | None]] = {
-    "card": {"label": "신용카드", "pg": None, "pay_method": "card"},
-    "trans": {"label": "실시간 계좌이체", "pg": None, "pay_method": "trans"},
-    "vbank": {"label": "가상계좌 (무통장입금)", "pg": None, "pay_method": "vbank"},
-    "kakaopay": {"label": "카카오페이", "pg": "kakaopay", "pay_method": "card"},
+# pay_method it receives. Labels are lazy translations: each page shows them in its language.
+SHOP_PAY_METHODS: dict[str, dict[str, StrOrPromise | None]] = {
+    "card": {"label": _("신용카드"), "pg": None, "pay_method": "card"},
+    "trans": {"label": _("실시간 계좌이체"), "pg": None, "pay_method": "trans"},
+    "vbank": {"label": _("가상계좌 (무통장입금)"), "pg": None, "pay_method": "vbank"},
+    "kakaopay": {"label": _("카카오페이"), "pg": "kakaopay", "pay_method": "card"},
 }
 # Days a virtual account stays open for deposit.
 SHOP_VBANK_DUE_DAYS = 3
+# Days after which `sync_payments` closes (cancels) a pending order nobody paid, once Iamport
+# confirms it holds no payment for it; counted from the order's creation, or from the deadline
+# of its last expired virtual account.
+SHOP_PENDING_ORDER_MAX_AGE_DAYS = env_int("SHOP_PENDING_ORDER_MAX_AGE_DAYS", 7)
+if SHOP_PENDING_ORDER_MAX_AGE_DAYS < 1:
+    raise ImproperlyConfigured(
+        "SHOP_PENDING_ORDER_MAX_AGE_DAYS must be at least 1 (days), got "
+        f"{SHOP_PENDING_ORDER_MAX_AGE_DAYS}: a smaller one would close orders being paid."
+    )
+# Guest order lookup (order number + the email or phone used at checkout): attempts accepted
+# per client address, and per order number, and window ("requests/seconds"). Order numbers are
+# short and printed on mails, so the per-order limit is what keeps anyone from guessing the
+# buyer's phone number behind one; the per-client limit stops one address trying many orders.
+SHOP_LOOKUP_RATE_PER_CLIENT = env_str("SHOP_LOOKUP_RATE_PER_CLIENT", "10/600")
+Rate.parse(SHOP_LOOKUP_RATE_PER_CLIENT, setting="SHOP_LOOKUP_RATE_PER_CLIENT")
+SHOP_LOOKUP_RATE_PER_ORDER = env_str("SHOP_LOOKUP_RATE_PER_ORDER", "5/600")
+Rate.parse(SHOP_LOOKUP_RATE_PER_ORDER, setting="SHOP_LOOKUP_RATE_PER_ORDER")
 
 # --- Local Iamport sandbox ----------------------------------------------------------------
 # "auto" (default): on when DJANGO_DEBUG is on and no Iamport credentials are configured.
@@ -220,6 +242,8 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Seoul"
 USE_I18N = True
 USE_TZ = True
+# Datetimes read "2026-12-02 15:04" in every language (config/formats/).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from payments.models import Payment
 from shop.models import Order
@@ -39,10 +40,13 @@ def refundable_payment(order: Order) -> Payment | None:
 def refundable(order: Order) -> Refundable:
     """What the order's refund form offers, or NotRefundable saying why there is nothing."""
     if not order.is_refundable:
-        raise NotRefundable(f"'{order.get_status_display()}' 상태의 주문은 환불할 수 없습니다.")
+        raise NotRefundable(
+            _("'%(status)s' 상태의 주문은 환불할 수 없습니다.")
+            % {"status": order.get_status_display()}
+        )
     payment = refundable_payment(order)
     if payment is None or payment.refundable_amount <= 0:
-        raise NotRefundable("이 주문에는 환불할 결제가 없습니다.")
+        raise NotRefundable(_("이 주문에는 환불할 결제가 없습니다."))
     return Refundable(
         payment=payment,
         balance=payment.refundable_amount,

@@ -25,6 +25,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -47,6 +48,7 @@ from payments.services.webhooks import (
 )
 from shop.ids import is_merchant_uid
 from shop.models import Order
+from shop.services import Message
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +68,11 @@ HTTP_STATUS_OF_OUTCOME = {
     SyncOutcome.NOT_OURS: 404,
 }
 
-UNAVAILABLE_MESSAGE = "결제 확인이 지연되고 있습니다. 잠시 후 주문 내역에서 다시 확인해 주세요."
-NOT_FOUND_MESSAGE = "결제 정보를 찾을 수 없습니다."
+# What the buyer reads, in the language of the request it answers.
+UNAVAILABLE_MESSAGE = gettext_lazy(
+    "결제 확인이 지연되고 있습니다. 잠시 후 주문 내역에서 다시 확인해 주세요."
+)
+NOT_FOUND_MESSAGE = gettext_lazy("결제 정보를 찾을 수 없습니다.")
 
 
 class BadInput(ValueError):
@@ -77,20 +82,20 @@ class BadInput(ValueError):
 def _iamport_failure(exc: IamportError) -> tuple[int, str]:
     """HTTP status and a buyer-facing message for a failure to ask Iamport."""
     if isinstance(exc, IamportNotFound):
-        return 404, NOT_FOUND_MESSAGE
+        return 404, str(NOT_FOUND_MESSAGE)
     if isinstance(exc, IamportTimeout):
-        return 504, UNAVAILABLE_MESSAGE
+        return 504, str(UNAVAILABLE_MESSAGE)
     if isinstance(exc, IamportUnavailable):
-        return 503, UNAVAILABLE_MESSAGE
-    return 502, UNAVAILABLE_MESSAGE
+        return 503, str(UNAVAILABLE_MESSAGE)
+    return 502, str(UNAVAILABLE_MESSAGE)
 
 
 def _client_error(exc: Exception) -> tuple[int, str] | None:
     """The answer for an exception that is the client's doing, or None for our own fault."""
     if isinstance(exc, RequestDataTooBig):
-        return 413, "요청 본문이 너무 큽니다."
+        return 413, gettext("요청 본문이 너무 큽니다.")
     if isinstance(exc, SuspiciousOperation | MultiPartParserError | RawPostDataException):
-        return 400, "잘못된 요청입니다."
+        return 400, gettext("잘못된 요청입니다.")
     return None
 
 
@@ -112,7 +117,8 @@ def never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 )
             logger.exception("%s %s failed unexpectedly", request.method, request.path)
             return JsonResponse(
-                {"status": None, "message": UNAVAILABLE_MESSAGE, "redirect_url": None}, status=503
+                {"status": None, "message": str(UNAVAILABLE_MESSAGE), "redirect_url": None},
+                status=503,
             )
 
     return wrapper
@@ -154,7 +160,7 @@ def _json_body(request: HttpRequest) -> dict:
     return data
 
 
-def _verdict(status: int, message: str, order: Order | None) -> JsonResponse:
+def _verdict(status: int, message: Message, order: Order | None) -> JsonResponse:
     return JsonResponse(
         {
             "status": order.status if order else None,
@@ -180,11 +186,11 @@ def _complete_json(request: HttpRequest) -> JsonResponse:
         imp_uid, merchant_uid = _uid(data, "imp_uid"), _uid(data, "merchant_uid")
     except BadInput as exc:
         logger.info("complete: bad request: %s", exc)
-        return _verdict(400, f"잘못된 요청입니다 ({exc}).", None)
+        return _verdict(400, gettext("잘못된 요청입니다 (%(reason)s).") % {"reason": exc}, None)
     order = Order.objects.filter(merchant_uid=merchant_uid).first()
     if order is None:
         logger.info("complete: unknown order %s (imp_uid %s)", merchant_uid, imp_uid)
-        return _verdict(404, "주문을 찾을 수 없습니다.", None)
+        return _verdict(404, gettext("주문을 찾을 수 없습니다."), None)
     try:
         result = payment_sync(imp_uid=imp_uid, merchant_uid=merchant_uid)
     except IamportError as exc:
@@ -203,16 +209,19 @@ def _complete_redirect(request: HttpRequest) -> HttpResponseRedirect:
         merchant_uid = _uid(request.GET, "merchant_uid")
         imp_uid = _optional_uid(request.GET, "imp_uid")
     except BadInput as exc:
-        messages.error(request, f"결제 결과를 확인할 수 없습니다 ({exc}).")
+        messages.error(
+            request, gettext("결제 결과를 확인할 수 없습니다 (%(reason)s).") % {"reason": exc}
+        )
         return redirect("shop:product_list")
     order = Order.objects.filter(merchant_uid=merchant_uid).first()
     if order is None:
-        messages.error(request, "주문을 찾을 수 없습니다.")
+        messages.error(request, gettext("주문을 찾을 수 없습니다."))
         return redirect("shop:product_list")
     if imp_uid is None:
         # The payment never started (refused by the SDK); only the PG's words are left to show.
         messages.error(
-            request, request.GET.get("error_msg", "")[:200] or "결제가 시작되지 않았습니다."
+            request,
+            request.GET.get("error_msg", "")[:200] or gettext("결제가 시작되지 않았습니다."),
         )
         return redirect(order)
     try:
@@ -302,14 +311,17 @@ def prepare(request: HttpRequest) -> JsonResponse:
     try:
         merchant_uid = _uid(_json_body(request), "merchant_uid")
     except BadInput as exc:
-        return JsonResponse({"message": f"잘못된 요청입니다 ({exc})."}, status=400)
+        return JsonResponse(
+            {"message": gettext("잘못된 요청입니다 (%(reason)s).") % {"reason": exc}}, status=400
+        )
     order = Order.objects.filter(merchant_uid=merchant_uid).first()
     if order is None:
-        return JsonResponse({"message": "주문을 찾을 수 없습니다."}, status=404)
+        return JsonResponse({"message": gettext("주문을 찾을 수 없습니다.")}, status=404)
     if not order.is_payable:
         return JsonResponse(
             {
-                "message": f"이미 '{order.get_status_display()}' 상태인 주문입니다.",
+                "message": gettext("이미 '%(status)s' 상태인 주문입니다.")
+                % {"status": order.get_status_display()},
                 "redirect_url": reverse("shop:order_detail", args=[order.merchant_uid]),
             },
             status=409,

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from shop import selectors
 from shop.models import Product
 
@@ -64,10 +67,10 @@ def parse_quantity(raw: object) -> int:
     text = str(raw if raw is not None else "").strip()
     # Nine digits are far beyond any stock; longer input is refused before int() reads it.
     if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise CartError("수량은 1 이상의 정수로 입력해 주세요.")
+        raise CartError(_("수량은 1 이상의 정수로 입력해 주세요."))
     quantity = int(text)
     if quantity < 1:
-        raise CartError("수량은 1 이상의 정수로 입력해 주세요.")
+        raise CartError(_("수량은 1 이상의 정수로 입력해 주세요."))
     return quantity
 
 
@@ -102,21 +105,17 @@ class Cart:
         _check_sellable(product)
         new_quantity = self.quantity_of(product.pk) + quantity
         if new_quantity > product.stock:
-            in_cart = self.quantity_of(product.pk)
-            already = f" (장바구니에 {in_cart}개 있음)" if in_cart else ""
-            raise CartError(
-                f"'{product.name}'은(는) {product.stock}개까지 주문할 수 있습니다{already}."
-            )
+            raise CartError(_too_many(product, in_cart=self.quantity_of(product.pk)))
         self._set(product.pk, new_quantity)
         return new_quantity
 
     def update(self, product: Product, quantity: int) -> None:
         """Set a product's quantity (1..stock)."""
         if product.pk not in self:
-            raise CartError("장바구니에 없는 상품입니다.")
+            raise CartError(_("장바구니에 없는 상품입니다."))
         _check_sellable(product)
         if quantity > product.stock:
-            raise CartError(f"'{product.name}'은(는) {product.stock}개까지 주문할 수 있습니다.")
+            raise CartError(_too_many(product, in_cart=0))
         self._set(product.pk, quantity)
 
     def remove(self, product_id: int) -> bool:
@@ -154,18 +153,12 @@ class Cart:
         kept: dict[str, int] = {}
         for product_id, quantity in wanted.items():
             product = products.get(product_id)
-            if product is None or not product.is_active:
-                name = f"'{product.name}'" if product else "상품 하나"
-                notices.append(f"{name}은(는) 더 이상 판매하지 않아 장바구니에서 뺐습니다.")
+            notice = _notice(product, quantity)
+            if notice:
+                notices.append(notice)
+            if product is None or not product.is_active or product.stock < 1:
                 continue
-            if product.stock < 1:
-                notices.append(f"'{product.name}'이(가) 품절되어 장바구니에서 뺐습니다.")
-                continue
-            if quantity > product.stock:
-                notices.append(
-                    f"'{product.name}'의 재고가 {product.stock}개뿐이라 수량을 줄였습니다."
-                )
-                quantity = product.stock
+            quantity = min(quantity, product.stock)
             kept[str(product_id)] = quantity
             lines.append(CartLine(product=product, quantity=quantity))
 
@@ -174,8 +167,48 @@ class Cart:
         return CartContents(lines=lines, notices=notices)
 
 
+def _notice(product: Product | None, quantity: int) -> str | None:
+    """What the buyer is told about a cart line that had to change, or None."""
+    if product is None or not product.is_active:
+        name = f"'{product.name}'" if product else _("상품 하나")
+        return _("%(name)s은(는) 더 이상 판매하지 않아 장바구니에서 뺐습니다.") % {"name": name}
+    if product.stock < 1:
+        return _("'%(name)s'이(가) 품절되어 장바구니에서 뺐습니다.") % {"name": product.name}
+    if quantity > product.stock:
+        return ngettext(
+            "'%(name)s'의 재고가 %(stock)s개뿐이라 수량을 줄였습니다.",
+            "'%(name)s'의 재고가 %(stock)s개뿐이라 수량을 줄였습니다.",
+            product.stock,
+        ) % {"name": product.name, "stock": product.stock}
+    return None
+
+
+def _too_many(product: Product, *, in_cart: int) -> str:
+    """Refusal of a quantity above the stock, naming what is already in the cart."""
+    values = {"name": product.name, "stock": product.stock, "in_cart": in_cart}
+    if in_cart:
+        return (
+            ngettext(
+                "'%(name)s'은(는) %(stock)s개까지 주문할 수 있습니다 "
+                "(장바구니에 %(in_cart)s개 있음).",
+                "'%(name)s'은(는) %(stock)s개까지 주문할 수 있습니다 "
+                "(장바구니에 %(in_cart)s개 있음).",
+                product.stock,
+            )
+            % values
+        )
+    return (
+        ngettext(
+            "'%(name)s'은(는) %(stock)s개까지 주문할 수 있습니다.",
+            "'%(name)s'은(는) %(stock)s개까지 주문할 수 있습니다.",
+            product.stock,
+        )
+        % values
+    )
+
+
 def _check_sellable(product: Product) -> None:
     if not product.is_active:
-        raise CartError(f"'{product.name}'은(는) 판매하지 않는 상품입니다.")
+        raise CartError(_("'%(name)s'은(는) 판매하지 않는 상품입니다.") % {"name": product.name})
     if not product.in_stock:
-        raise CartError(f"'{product.name}'은(는) 품절되었습니다.")
+        raise CartError(_("'%(name)s'은(는) 품절되었습니다.") % {"name": product.name})

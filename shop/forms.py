@@ -1,4 +1,5 @@
-"""The checkout form: who is buying, where it goes, and how they pay."""
+"""The shopper's forms: checkout (who is buying, where it goes, how they pay) and the guest
+order lookup."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import cast
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
+from shop.ids import is_merchant_uid, normalise_order_number
 from shop.services import Buyer
 
 # Digits of a Korean phone number (after +82 has become 0): mobile, Seoul, other areas and 070.
@@ -38,25 +41,25 @@ def normalise_phone(raw: str) -> str | None:
 
 class CheckoutForm(forms.Form):
     buyer_name = forms.CharField(
-        label="이름",
+        label=_("이름"),
         max_length=50,
-        widget=forms.TextInput(attrs={"autocomplete": "name", "placeholder": "홍길동"}),
+        widget=forms.TextInput(attrs={"autocomplete": "name", "placeholder": _("홍길동")}),
     )
     buyer_email = forms.EmailField(
-        label="이메일",
+        label=_("이메일"),
         max_length=254,
-        help_text="결제 확인 메일을 보내 드립니다.",
+        help_text=_("결제 확인 메일을 보내 드립니다."),
         widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@example.com"}),
     )
     buyer_tel = forms.CharField(
-        label="휴대폰 번호",
+        label=_("휴대폰 번호"),
         max_length=20,
         widget=forms.TextInput(
             attrs={"autocomplete": "tel", "inputmode": "tel", "placeholder": "010-1234-5678"}
         ),
     )
     buyer_postcode = forms.CharField(
-        label="우편번호",
+        label=_("우편번호"),
         max_length=7,
         widget=forms.TextInput(
             attrs={
@@ -68,21 +71,24 @@ class CheckoutForm(forms.Form):
         ),
     )
     buyer_addr = forms.CharField(
-        label="주소",
+        label=_("주소"),
         max_length=200,
         widget=forms.TextInput(
-            attrs={"autocomplete": "street-address", "placeholder": "서울특별시 강남구 테헤란로 1"}
+            attrs={
+                "autocomplete": "street-address",
+                "placeholder": _("서울특별시 강남구 테헤란로 1"),
+            }
         ),
     )
     buyer_addr_detail = forms.CharField(
-        label="상세주소",
+        label=_("상세주소"),
         max_length=100,
         required=False,
         widget=forms.TextInput(
-            attrs={"autocomplete": "address-line2", "placeholder": "101동 1001호"}
+            attrs={"autocomplete": "address-line2", "placeholder": _("101동 1001호")}
         ),
     )
-    pay_method = forms.ChoiceField(label="결제 수단", widget=forms.RadioSelect)
+    pay_method = forms.ChoiceField(label=_("결제 수단"), widget=forms.RadioSelect)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -99,13 +105,13 @@ class CheckoutForm(forms.Form):
     def clean_buyer_tel(self) -> str:
         tel = normalise_phone(self.cleaned_data["buyer_tel"])
         if tel is None:
-            raise forms.ValidationError("휴대폰 번호를 010-1234-5678 형식으로 입력해 주세요.")
+            raise forms.ValidationError(_("휴대폰 번호를 010-1234-5678 형식으로 입력해 주세요."))
         return tel
 
     def clean_buyer_postcode(self) -> str:
         postcode = self.cleaned_data["buyer_postcode"].strip()
         if not re.fullmatch(r"\d{5}", postcode):
-            raise forms.ValidationError("우편번호는 5자리 숫자입니다 (예: 06236).")
+            raise forms.ValidationError(_("우편번호는 5자리 숫자입니다 (예: 06236)."))
         return postcode
 
     def clean_buyer_addr(self) -> str:
@@ -124,3 +130,43 @@ class CheckoutForm(forms.Form):
             addr_detail=data["buyer_addr_detail"],
             postcode=data["buyer_postcode"],
         )
+
+
+class OrderLookupForm(forms.Form):
+    """An order number (the short one, or the merchant_uid) and the email or phone number the
+    order was placed with. Whether they belong together is decided by the view, which says
+    the same thing for every wrong guess."""
+
+    number = forms.CharField(
+        label=_("주문번호"),
+        max_length=60,
+        help_text=_("주문 완료 메일에 적힌 번호입니다 (예: 20261202-7K3QX9)."),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "placeholder": "20261202-7K3QX9",
+            }
+        ),
+    )
+    contact = forms.CharField(
+        label=_("이메일 또는 휴대폰 번호"),
+        max_length=254,
+        help_text=_("주문할 때 입력하신 이메일이나 휴대폰 번호를 입력해 주세요."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "email", "placeholder": _("you@example.com 또는 010-1234-5678")}
+        ),
+    )
+
+    def clean_number(self) -> str:
+        """The short number as stored ("20261202 7k3qx9" -> "20261202-7K3QX9"), or a
+        merchant_uid as given. A typo in the format is the buyer's to fix and says nothing
+        about any order."""
+        raw = self.cleaned_data["number"]
+        reference = normalise_order_number(raw) or raw.strip()
+        if not (normalise_order_number(reference) or is_merchant_uid(reference)):
+            raise forms.ValidationError(
+                _("주문번호를 확인해 주세요. 예: 20261202-7K3QX9"), code="format"
+            )
+        return reference

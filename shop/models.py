@@ -9,6 +9,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from shop.ids import new_order_number
 
@@ -51,13 +53,14 @@ def new_number() -> str:
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "결제 대기"
-        AWAITING_DEPOSIT = "awaiting_deposit", "입금 대기"
-        PAID = "paid", "결제 완료"
-        PARTIALLY_REFUNDED = "partially_refunded", "부분 환불"
-        REFUNDED = "refunded", "환불 완료"
-        CANCELLED = "cancelled", "주문 취소"
-        FAILED = "failed", "주문 실패"
+        # Shown to buyers on the order pages: translated into the page's language.
+        PENDING = "pending", _("결제 대기")
+        AWAITING_DEPOSIT = "awaiting_deposit", _("입금 대기")
+        PAID = "paid", _("결제 완료")
+        PARTIALLY_REFUNDED = "partially_refunded", _("부분 환불")
+        REFUNDED = "refunded", _("환불 완료")
+        CANCELLED = "cancelled", _("주문 취소")
+        FAILED = "failed", _("주문 실패")
 
     merchant_uid = models.CharField(
         "주문번호", max_length=40, unique=True, default=new_merchant_uid
@@ -137,10 +140,10 @@ class Order(models.Model):
 def order_title(lines: list[OrderLine]) -> str:
     """An order's name from its lines (<= 40 chars, as the payment window takes it)."""
     if not lines:
-        return "주문"
+        return gettext("주문")
     first = lines[0].product_name
     rest = len(lines) - 1
-    suffix = f" 외 {rest}건" if rest else ""
+    suffix = ngettext(" 외 %(rest)d건", " 외 %(rest)d건", rest) % {"rest": rest} if rest else ""
     room = 40 - len(suffix)
     if len(first) > room:
         first = first[: room - 1] + "…"
@@ -188,6 +191,8 @@ class OutgoingMail(models.Model):
     to = models.EmailField("받는 사람", max_length=254)
     subject = models.CharField("제목", max_length=255)
     body = models.TextField("본문")
+    # The same mail as HTML, sent beside the plain text (mail readers show the one they can).
+    html_body = models.TextField("HTML 본문", blank=True)
     status = models.CharField("상태", max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField("발송 시도", default=0)
     last_error = models.CharField("마지막 오류", max_length=500, blank=True)

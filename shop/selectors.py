@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from shop.forms import normalise_phone
 from shop.models import Order, Product
 
 
@@ -36,6 +38,56 @@ def order_list_for_buyer(*, merchant_uids: Iterable[str], user=None) -> QuerySet
     if user is not None and user.is_authenticated:
         condition |= Q(user=user)
     return Order.objects.filter(condition).prefetch_related("lines")
+
+
+def order_status_get(*, merchant_uid: str) -> Order | None:
+    """Just enough of an order for its status poll and the check of who may see it: one
+    query, no lines."""
+    return (
+        Order.objects.only("merchant_uid", "status", "updated_at", "user_id")
+        .filter(merchant_uid=merchant_uid)
+        .first()
+    )
+
+
+def order_status_stamp(order: Order) -> dict[str, str]:
+    """What the status poll answers, and what the page remembers to compare it with: the
+    status and the moment the order last changed."""
+    return {"status": order.status, "changed": order.updated_at.isoformat()}
+
+
+def order_find_by_reference(reference: str) -> Order | None:
+    """The order a buyer names by its short number or its merchant_uid (one query)."""
+    return (
+        Order.objects.only("merchant_uid", "number", "buyer_email", "buyer_tel")
+        .filter(Q(number=reference) | Q(merchant_uid=reference))
+        .first()
+    )
+
+
+# Compared with when no order has the number, so that an unknown number costs the same work
+# as a known one with the wrong contact details.
+_NOBODY_EMAIL = "nobody@invalid"
+_NOBODY_TEL = "000-0000-0000"
+
+
+def order_contact_matches(order: Order | None, contact: str) -> bool:
+    """Whether `contact` is the email (any case) or the phone number (any format) the order
+    was placed with.
+
+    Both comparisons are always made, in constant time, and against stand-in values when
+    there is no order: how long the answer takes says nothing about which part was wrong or
+    whether the order exists.
+    """
+    email, tel = (order.buyer_email, order.buyer_tel) if order else (_NOBODY_EMAIL, _NOBODY_TEL)
+    given_tel = normalise_phone(contact)
+    email_ok = _same(contact.strip().lower(), email.strip().lower())
+    tel_ok = _same(given_tel or "", normalise_phone(tel) or tel)
+    return order is not None and (email_ok or (given_tel is not None and tel_ok))
+
+
+def _same(given: str, stored: str) -> bool:
+    return hmac.compare_digest(given.encode(), stored.encode())
 
 
 def pay_method_label(code: str) -> str:

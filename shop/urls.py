@@ -18,5 +18,8 @@ urlpatterns = [
     path("cart/remove/<int:pk>/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
     path("orders/", views.order_list, name="order_list"),
+    # Before the order page: "lookup" would also read as a merchant_uid.
+    path("orders/lookup/", views.order_lookup, name="order_lookup"),
     path("orders/<merchant_uid:merchant_uid>/", views.order_detail, name="order_detail"),
+    path("orders/<merchant_uid:merchant_uid>/status/", views.order_status, name="order_status"),
 ]

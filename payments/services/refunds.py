@@ -7,6 +7,7 @@ import re
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from payments.client import (
     IamportError,
@@ -22,6 +23,7 @@ from payments.services.records import IN_FLIGHT, reply_apply
 from payments.services.sync import payment_sync
 from shop.locks import lock_order
 from shop.models import Order
+from shop.templatetags.shop_tags import won
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +48,18 @@ NOT_IN_HISTORY = "아임포트의 취소 내역에 없어 환불되지 않은 �
 
 def already_requested_message(refund: Refund | None) -> str:
     """What a repeated submit of a refund form is told: what really happened to the first."""
-    if refund is None or refund.status == Refund.Status.SUCCEEDED:
-        amount = f": {refund.amount:,}원이 환불되었습니다" if refund is not None else ""
-        return f"이미 처리된 환불 요청입니다{amount}. 다시 환불하지 않았습니다."
+    if refund is None:
+        return _("이미 처리된 환불 요청입니다. 다시 환불하지 않았습니다.")
+    if refund.status == Refund.Status.SUCCEEDED:
+        return _(
+            "이미 처리된 환불 요청입니다: %(amount)s이 환불되었습니다. 다시 환불하지 않았습니다."
+        ) % {"amount": won(refund.amount)}
     if refund.status == Refund.Status.FAILED:
-        return (
-            f"이 환불 요청은 환불되지 않았습니다 ({refund.message or '거절됨'}). "
+        return _(
+            "이 환불 요청은 환불되지 않았습니다 (%(why)s). "
             "다시 환불하려면 환불 양식을 새로 열어 주세요."
-        )
-    return "이 환불 요청은 아직 처리 중입니다. 잠시 뒤 주문을 다시 열어 결과를 확인해 주세요."
+        ) % {"why": refund.message or _("거절됨")}
+    return _("이 환불 요청은 아직 처리 중입니다. 잠시 뒤 주문을 다시 열어 결과를 확인해 주세요.")
 
 
 def refund_for_request(*, request_key: str) -> Refund | None:
@@ -126,7 +131,9 @@ def payment_refund(
         )
     except IamportRejected as exc:
         _refused(refund, exc)
-        raise RefundError(f"아임포트가 환불을 거절했습니다: {exc.message}") from exc
+        raise RefundError(
+            _("아임포트가 환불을 거절했습니다: %(message)s") % {"message": exc.message}
+        ) from exc
     except IamportError as exc:
         return _unanswered(refund, exc)
     with transaction.atomic():
@@ -153,19 +160,20 @@ def _check_request(
     if earlier is not None:
         raise RefundAlreadyRequested(already_requested_message(earlier), refund=earlier)
     if not reason.strip():
-        raise RefundError("환불 사유를 입력해 주세요.")
+        raise RefundError(_("환불 사유를 입력해 주세요."))
     try:
         target = refundable(order)
     except NotRefundable as exc:
         raise RefundError(str(exc)) from None
     if amount <= 0:
-        raise RefundError("환불 금액은 1원 이상이어야 합니다.")
+        raise RefundError(_("환불 금액은 1원 이상이어야 합니다."))
     if amount > target.balance:
         raise RefundError(
-            f"환불 금액 {amount:,}원이 환불 가능 잔액 {target.balance:,}원보다 큽니다."
+            _("환불 금액 %(amount)s이 환불 가능 잔액 %(balance)s보다 큽니다.")
+            % {"amount": won(amount), "balance": won(target.balance)}
         )
     if target.needs_refund_account and not refund_account:
-        raise RefundError("가상계좌 결제는 환불받을 계좌를 입력해야 환불할 수 있습니다.")
+        raise RefundError(_("가상계좌 결제는 환불받을 계좌를 입력해야 환불할 수 있습니다."))
     return target
 
 
@@ -217,8 +225,10 @@ def _unanswered(refund: Refund, exc: IamportError) -> Refund:
     if refund.status == Refund.Status.SUCCEEDED:
         return refund
     raise RefundError(
-        "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
-        "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
+        _(
+            "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
+            "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
+        )
     ) from exc
 
 

@@ -156,7 +156,7 @@ def _keep_hints(delivery: WebhookDelivery, payload: dict[str, Any]) -> None:
 
 def _settled(delivery: WebhookDelivery, result: SyncResult) -> WebhookAnswer:
     if result.outcome == SyncOutcome.NOT_OURS:
-        return _done(delivery, 200, Outcome.IGNORED, result.message)
+        return _done(delivery, 200, Outcome.IGNORED, str(result.message))
     order = result.order
     if delivery.merchant_uid and order and delivery.merchant_uid != order.merchant_uid:
         logger.warning(

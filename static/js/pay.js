@@ -4,22 +4,34 @@
  * It opens the Iamport payment window with parameters the server rendered, then hands the
  * resulting imp_uid back to the server and shows the server's verdict. Nothing about money is
  * decided here: whether an order is paid is what the server answers after asking Iamport.
+ *
+ * Every text it shows comes from the template (data-msg-* on #pay-box), translated there into
+ * the page's language.
  */
 (function () {
   "use strict";
 
-  var BUSY_LABEL = "결제 진행 중…";
-  var MESSAGES = {
-    noModule: "결제 모듈을 불러오지 못했습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.",
-    prepareFailed: "결제를 준비하지 못했습니다. 잠시 후 다시 시도해 주세요.",
-    prepareNetwork: "결제 준비 중 연결이 끊겼습니다. 인터넷 연결을 확인하고 다시 시도해 주세요.",
-    cancelled: "결제가 취소되었습니다.",
-    verifyFailed: "결제를 확인하지 못했습니다. 잠시 후 다시 시도해 주세요.",
-    verifyNetwork:
-      "결제 확인 중 연결이 끊겼습니다. 결제가 이미 되었을 수 있으니, 다시 결제하기 전에 " +
-      "페이지를 새로고침해 주문 상태를 확인해 주세요.",
-    verifying: "결제를 확인하고 있습니다…",
-  };
+  var MESSAGE_NAMES = [
+    "busy",
+    "noModule",
+    "prepareFailed",
+    "prepareNetwork",
+    "cancelled",
+    "verifyFailed",
+    "verifyNetwork",
+    "verifying",
+    "reload",
+  ];
+
+  // data-msg-no-module -> messages.noModule, and so on.
+  function messagesFrom(box) {
+    var messages = {};
+    MESSAGE_NAMES.forEach(function (name) {
+      var key = "msg" + name.charAt(0).toUpperCase() + name.slice(1);
+      messages[name] = box.dataset[key] || "";
+    });
+    return messages;
+  }
 
   function onReady(fn) {
     if (document.readyState === "loading") {
@@ -82,11 +94,12 @@
       return;
     }
 
+    var MESSAGES = messagesFrom(box);
     var params = JSON.parse(paramsNode.textContent);
     var merchantCode = box.dataset.merchantCode;
     var completeUrl = box.dataset.completeUrl;
     var prepareUrl = box.dataset.prepareUrl || null;
-    var idleLabel = button.innerHTML;
+    var idleLabel = Array.prototype.slice.call(button.childNodes);
     var busy = false;
 
     function showMessage(text, kind) {
@@ -103,7 +116,7 @@
       var link = document.createElement("a");
       link.href = window.location.href;
       link.className = "pay-message-action";
-      link.textContent = "주문 상태 새로고침";
+      link.textContent = MESSAGES.reload;
       messageBox.appendChild(document.createTextNode(" "));
       messageBox.appendChild(link);
     }
@@ -112,9 +125,22 @@
       busy = value;
       button.disabled = value;
       button.setAttribute("aria-busy", value ? "true" : "false");
-      button.innerHTML = value
-        ? '<span class="spinner" aria-hidden="true"></span> <span>' + BUSY_LABEL + "</span>"
-        : idleLabel;
+      // Built as nodes: the busy text is a translation, never parsed as HTML.
+      var nodes = idleLabel;
+      if (value) {
+        var spinner = document.createElement("span");
+        spinner.className = "spinner";
+        spinner.setAttribute("aria-hidden", "true");
+        var label = document.createElement("span");
+        label.textContent = MESSAGES.busy;
+        nodes = [spinner, document.createTextNode(" "), label];
+      }
+      while (button.firstChild) {
+        button.removeChild(button.firstChild);
+      }
+      nodes.forEach(function (node) {
+        button.appendChild(node);
+      });
     }
 
     function fail(text) {

@@ -166,8 +166,11 @@ def test_awaiting_deposit_shows_the_virtual_account_prominently(owner, order):
 
     assert 'data-status="awaiting_deposit"' in html
     box = html[html.index('id="deposit-account"') :]
-    for part in ("국민은행", "123-456-789012", "아임포트상점", "2030년 5월 3일 23:59", "36,000원"):
+    for part in ("국민은행", "아임포트상점", "2030년 5월 3일 23:59", "36,000원"):
         assert part in box
+    # The number as the bank grouped it, its digits kept whole for copying.
+    assert 'data-account="123456789012"' in box
+    assert re.findall(r'<span class="account-group">(\d+)</span>', box) == ["123", "456", "789012"]
     assert 'id="pay-button"' not in html
 
 
@@ -194,3 +197,18 @@ def test_refunds_are_shown(owner, order):
 
     assert 'data-status="partially_refunded"' in html
     assert "18,000원" in html
+
+
+def test_the_page_leads_with_the_short_order_number_and_keeps_the_merchant_uid_small(owner, order):
+    html = owner.get(order.get_absolute_url()).content.decode()
+
+    assert re.search(rf'<h1 class="order-number" id="order-number">{order.number}</h1>', html)
+    assert f'<span id="merchant-uid" class="mono">{order.merchant_uid}</span>' in html
+    assert f"<title>주문 {order.number} |" in html
+
+
+def test_the_order_list_names_orders_by_their_short_number(owner, order):
+    html = owner.get("/orders/").content.decode()
+
+    assert f'<span class="order-list-number mono">{order.number}</span>' in html
+    assert order.merchant_uid not in html.replace(order.get_absolute_url(), "")
