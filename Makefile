@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test test-fast lint format coverage bench clean
+.PHONY: run serve test test-fast lint format coverage bench messages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ test-fast: $(VENV)/.dev-installed
 ## BENCH_DELAY_MS (default 50) is the stand-in's delay; `make bench BENCH_ARGS=--quick` smokes.
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench $(BENCH_ARGS)
+
+## make messages: after changing a translatable text, update locale/en/LC_MESSAGES/django.po
+## from the code (needs GNU gettext: apt-get install gettext), translate the new entries, then
+## run it again to compile django.mo. Both files are committed: a clone needs no gettext.
+MESSAGE_SOURCES := -i ".venv/*" -i "tests/*" -i "bench/*" -i "sandbox/*" -i "staticfiles/*" -i ".test-staticfiles/*"
+messages: $(VENV)/.dev-installed
+	$(PY) manage.py makemessages -l en --no-location $(MESSAGE_SOURCES) --settings=tests.settings
+	$(PY) manage.py compilemessages -l en -i .venv --settings=tests.settings
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .

@@ -7,11 +7,14 @@ import uuid
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+from shop.templatetags.shop_tags import won
 
 # Bank codes Iamport takes as `refund_bank` (the Korea Financial Telecommunications and
 # Clearings Institute's standard codes, as in PortOne's bank code table).
 BANK_CHOICES = [
-    ("", "은행을 선택하세요"),
+    ("", _("은행을 선택하세요")),
     ("004", "KB국민은행"),
     ("088", "신한은행"),
     ("020", "우리은행"),
@@ -58,36 +61,36 @@ class WonField(forms.IntegerField):
 
 class RefundForm(forms.Form):
     amount = WonField(
-        label="환불 금액 (원)",
+        label=_("환불 금액 (원)"),
         min_value=1,
         error_messages={
-            "invalid": "환불 금액은 원 단위의 정수로 입력해 주세요.",
-            "min_value": "환불 금액은 1원 이상이어야 합니다.",
+            "invalid": _("환불 금액은 원 단위의 정수로 입력해 주세요."),
+            "min_value": _("환불 금액은 1원 이상이어야 합니다."),
         },
     )
     reason = forms.CharField(
-        label="환불 사유",
+        label=_("환불 사유"),
         max_length=255,
         widget=forms.TextInput(attrs={"size": 60}),
-        error_messages={"required": "환불 사유를 입력해 주세요."},
+        error_messages={"required": _("환불 사유를 입력해 주세요.")},
     )
-    refund_holder = forms.CharField(label="환불 계좌 예금주", max_length=50)
-    refund_bank = forms.ChoiceField(label="환불 계좌 은행", choices=BANK_CHOICES)
+    refund_holder = forms.CharField(label=_("환불 계좌 예금주"), max_length=50)
+    refund_bank = forms.ChoiceField(label=_("환불 계좌 은행"), choices=BANK_CHOICES)
     refund_account = forms.CharField(
-        label="환불 계좌 번호",
+        label=_("환불 계좌 번호"),
         max_length=30,
-        help_text="숫자만 또는 '-'를 넣어 입력하세요.",
+        help_text=_("숫자만 또는 '-'를 넣어 입력하세요."),
     )
     refund_tel = forms.CharField(
-        label="예금주 연락처",
+        label=_("예금주 연락처"),
         max_length=20,
         validators=[
-            RegexValidator(r"^[0-9][0-9-]{7,19}$", "전화번호는 숫자와 '-'로 입력해 주세요.")
+            RegexValidator(r"^[0-9][0-9-]{7,19}$", _("전화번호는 숫자와 '-'로 입력해 주세요."))
         ],
     )
     request_key = forms.CharField(
         widget=forms.HiddenInput,
-        validators=[RegexValidator(r"^[0-9a-f]{32}$", "잘못된 요청입니다. 다시 시도해 주세요.")],
+        validators=[RegexValidator(r"^[0-9a-f]{32}$", _("잘못된 요청입니다. 다시 시도해 주세요."))],
     )
 
     def __init__(self, *args, refundable: int, needs_refund_account: bool, **kwargs) -> None:
@@ -97,7 +100,9 @@ class RefundForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.refundable = refundable
         self.fields["amount"].widget.attrs.update({"min": 1, "max": refundable})
-        self.fields["amount"].help_text = f"환불 가능 잔액: {refundable:,}원"
+        self.fields["amount"].help_text = _("환불 가능 잔액: %(amount)s") % {
+            "amount": won(refundable)
+        }
         if not needs_refund_account:
             for name in REFUND_ACCOUNT_FIELDS:
                 del self.fields[name]
@@ -116,14 +121,15 @@ class RefundForm(forms.Form):
         amount = self.cleaned_data["amount"]
         if amount > self.refundable:
             raise forms.ValidationError(
-                f"환불 금액 {amount:,}원이 환불 가능 잔액 {self.refundable:,}원보다 큽니다."
+                _("환불 금액 %(amount)s이 환불 가능 잔액 %(balance)s보다 큽니다.")
+                % {"amount": won(amount), "balance": won(self.refundable)}
             )
         return amount
 
     def clean_refund_account(self) -> str:
         digits = re.sub(r"[\s-]", "", self.cleaned_data["refund_account"])
         if not re.fullmatch(r"[0-9]{6,20}", digits):
-            raise forms.ValidationError("계좌번호는 6~20자리 숫자로 입력해 주세요.")
+            raise forms.ValidationError(_("계좌번호는 6~20자리 숫자로 입력해 주세요."))
         return digits
 
     def refund_account_details(self) -> dict[str, str] | None:

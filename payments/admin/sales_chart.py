@@ -115,7 +115,7 @@ def _description(points: list[tuple[str, int]], monthly: bool) -> str:
         text = _("순매출 합계 %(total)s. 가장 많은 달은 %(label)s (%(amount)s).") % figures
     else:
         text = _("순매출 합계 %(total)s. 가장 많은 날은 %(label)s (%(amount)s).") % figures
-    return f"{text} {_('모든 수치는 아래 표에 있습니다.')}"
+    return text + " " + _("모든 수치는 아래 표에 있습니다.")
 
 
 def net_chart(
