@@ -431,6 +431,19 @@ def shop_bases() -> list[Base]:
             "/orders/<merchant_uid>/", params={"merchant_uid": MUID["paid"]}, label="someone else's"
         ),
         get("/orders/<merchant_uid>/", params={"merchant_uid": MUID["vbank_wait"]}, client="admin"),
+        get(
+            "/orders/<merchant_uid>/status/",
+            params={"merchant_uid": MUID["pending"]},
+            client="shopper",
+        ),
+        get("/orders/lookup/", query=[("number", MUID["paid"])]),
+        post_form(
+            "/orders/lookup/",
+            [("number", MUID["paid"]), ("contact", "010-1234-5678")],
+            expect=(302, 429),
+            label="guest lookup (limited per client and per order)",
+        ),
+        post_form("/i18n/setlang/", [("language", "en"), ("next", "/cart/")]),
     ]
 
 
@@ -536,6 +549,12 @@ def admin_bases() -> list[Base]:
         ]
 
     return [
+        get(
+            "/admin/sales/",
+            query=[("period", "custom"), ("from", "2026-11-01"), ("to", "2026-12-02")],
+            client="admin",
+        ),
+        get("/admin/sales/export.csv", query=[("period", "7d")], client="admin"),
         get(REFUND, params={"pk": order("paid")}, client="admin"),
         get(REFUND, params={"pk": order("partial")}, client="admin", label="partly refunded"),
         get(REFUND, params={"pk": order("vbank_paid")}, client="admin", label="virtual account"),
