@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +37,7 @@ from payments.client import (
     IamportTimeout,
     IamportUnavailable,
 )
+from payments.ids import is_imp_uid
 from payments.models import WebhookDelivery
 from payments.services import SyncOutcome, SyncResult, payment_prepare, payment_sync
 from payments.services.webhooks import (
@@ -51,9 +51,6 @@ from shop.models import Order
 from shop.services import Message
 
 logger = logging.getLogger(__name__)
-
-# Iamport's imp_uid is "imp_" + 12 digits (the sandbox's "imps_" + 12); 64 leaves room.
-IMP_UID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 HTTP_STATUS_OF_OUTCOME = {
     SyncOutcome.PAID: 200,
@@ -138,14 +135,10 @@ def _optional_uid(data: Any, name: str) -> str | None:
         value = value.strip()
     if value is None or value == "":
         return None
-    valid = is_merchant_uid(value) if name == "merchant_uid" else _is_imp_uid(value)
+    valid = is_merchant_uid(value) if name == "merchant_uid" else is_imp_uid(value)
     if not valid:
         raise BadInput(f"{name} is not a valid id")
     return value
-
-
-def _is_imp_uid(value: Any) -> bool:
-    return isinstance(value, str) and IMP_UID.fullmatch(value) is not None
 
 
 def _json_body(request: HttpRequest) -> dict:

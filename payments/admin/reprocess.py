@@ -26,6 +26,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from payments.client import budget_remaining
+from payments.ids import is_imp_uid
 from payments.models import WebhookDelivery
 from payments.services.webhooks import (
     DETAIL_MAX,
@@ -33,7 +34,6 @@ from payments.services.webhooks import (
     webhook_finish,
     webhook_process,
 )
-from payments.views import IMP_UID
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def stored_imp_uid(payload: dict[str, Any]) -> str:
     value = value.strip() if isinstance(value, str) else value
     if not value:
         raise WebhookRejected("imp_uid is required")
-    if not isinstance(value, str) or not IMP_UID.fullmatch(value):
+    if not is_imp_uid(value):
         raise WebhookRejected("imp_uid is not a valid id")
     return value
 
