@@ -33,7 +33,14 @@ class Payment(models.Model):
         UNFULFILLABLE = "unfulfillable", "재고 부족 — 취소"
         FAILED = "failed", "결제 실패"
 
+    class Api(models.TextChoices):
+        """Which PortOne API the payment was made and is looked up through."""
+
+        V1 = "v1", "PortOne V1 (아임포트)"
+        V2 = "v2", "PortOne V2"
+
     imp_uid = models.CharField("아임포트 거래번호", max_length=64, unique=True)
+    api = models.CharField("PortOne API", max_length=2, choices=Api.choices, default=Api.V1)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     merchant_uid = models.CharField("주문번호", max_length=40, db_index=True)
     amount = models.PositiveBigIntegerField("결제 금액 (원)")
