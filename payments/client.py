@@ -235,6 +235,8 @@ class IamportPayment:
     vbank_date: datetime | None
     cancel_history: tuple[CancelHistory, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # PortOne V2's channel mode, "LIVE" or "TEST"; Iamport (V1) replies do not say: "".
+    channel: str = ""
 
     @classmethod
     def from_api(cls, data: Any) -> IamportPayment:
@@ -470,13 +472,19 @@ class IamportClient:
         return _unwrap(reply, f"{method} {path}")
 
     def _timeout_within_budget(self, method: str, path: str) -> tuple[float, float]:
-        connect, read = self.timeout
-        remaining = budget_remaining()
-        if remaining is None:
-            return connect, read
-        if remaining < MIN_CALL_SECONDS:
-            raise IamportTimeout(f"no time left in this request's budget for {method} {path}")
-        return min(connect, remaining), min(read, remaining)
+        return timeout_within_budget(self.timeout, f"{method} {path}")
+
+
+def timeout_within_budget(timeout: tuple[float, float], what: str) -> tuple[float, float]:
+    """The (connect, read) timeout for one call, cut to what the current budget has left;
+    IamportTimeout, before anything is sent, when too little is left to finish the call."""
+    connect, read = timeout
+    remaining = budget_remaining()
+    if remaining is None:
+        return connect, read
+    if remaining < MIN_CALL_SECONDS:
+        raise IamportTimeout(f"no time left in this request's budget for {what}")
+    return min(connect, remaining), min(read, remaining)
 
 
 def _path(value: str) -> str:
