@@ -75,14 +75,70 @@ Rate.parse(IAMPORT_WEBHOOK_RATE, setting="IAMPORT_WEBHOOK_RATE")  # a bad one st
 # Bytes of a webhook body accepted (Iamport's are a few hundred); larger ones get 413.
 IAMPORT_WEBHOOK_MAX_BODY = env_int("IAMPORT_WEBHOOK_MAX_BODY", 10_000)
 
+# --- PortOne V2 ---------------------------------------------------------------------------
+# Which PortOne API new payments go through: "v1" (Iamport: IMP.request_pay, api.iamport.kr) or
+# "v2" (PortOne.requestPayment, api.portone.io). Every payment remembers its own API, so one
+# made through V1 before a switch is still synced and refunded through V1 afterwards.
+PAYMENTS_API = env_str("PAYMENTS_API", "v1").lower()
+if PAYMENTS_API not in ("v1", "v2"):
+    raise ImproperlyConfigured(f"PAYMENTS_API must be v1 or v2, got {PAYMENTS_API!r}.")
+PORTONE_STORE_ID = env_str("PORTONE_STORE_ID")  # "store-…", console 연동 관리
+PORTONE_API_SECRET = env_str("PORTONE_API_SECRET")  # the V2 API Secret, server side only
+# The webhook secrets ("whsec_…"), comma-separated: PortOne keeps two alive during rotation.
+PORTONE_WEBHOOK_SECRETS = env_list("PORTONE_WEBHOOK_SECRET")
+if len(PORTONE_WEBHOOK_SECRETS) > 2:
+    raise ImproperlyConfigured(
+        "PORTONE_WEBHOOK_SECRET holds at most two secrets (the current one and the one being "
+        f"rotated out), got {len(PORTONE_WEBHOOK_SECRETS)}."
+    )
+PORTONE_API_URL = env_str("PORTONE_API_URL")
+PORTONE_SDK_URL = env_str("PORTONE_SDK_URL")
+PORTONE_CHANNEL_KEY = env_str("PORTONE_CHANNEL_KEY")  # the default channel ("channel-key-…")
+# (connect, read) seconds for every V2 call; PortOne advises waiting 60 s for an answer, and
+# the request's budget (IAMPORT_REQUEST_BUDGET) cuts every call shorter anyway.
+PORTONE_TIMEOUT = (
+    env_float("PORTONE_CONNECT_TIMEOUT", 3.05),
+    env_float("PORTONE_READ_TIMEOUT", 60.0),
+)
+# With debug off a payment made through a TEST channel never pays an order (it is cancelled
+# and flagged); 1 lets test payments through, for a staging shop with debug off.
+PORTONE_ALLOW_TEST_CHANNEL = env_bool("PORTONE_ALLOW_TEST_CHANNEL", default=False)
+
 # Pay methods offered at checkout. Adding a pay method or routing one to another PG is a
 # settings change: "pg" is what IMP.request_pay receives (None = IAMPORT_PG), "pay_method" the
-# pay_method it receives. Labels are lazy translations: each page shows them in its language.
+# pay_method it receives. For V2, "v2_pay_method" is PortOne.requestPayment's payMethod and
+# "channel_key" its channel (None = PORTONE_CHANNEL_KEY; PORTONE_CHANNEL_KEY_<METHOD> sets it).
+# Labels are lazy translations: each page shows them in its language.
 SHOP_PAY_METHODS: dict[str, dict[str, StrOrPromise | None]] = {
-    "card": {"label": _("신용카드"), "pg": None, "pay_method": "card"},
-    "trans": {"label": _("실시간 계좌이체"), "pg": None, "pay_method": "trans"},
-    "vbank": {"label": _("가상계좌 (무통장입금)"), "pg": None, "pay_method": "vbank"},
-    "kakaopay": {"label": _("카카오페이"), "pg": "kakaopay", "pay_method": "card"},
+    "card": {
+        "label": _("신용카드"),
+        "pg": None,
+        "pay_method": "card",
+        "v2_pay_method": "CARD",
+        "channel_key": env_str("PORTONE_CHANNEL_KEY_CARD") or None,
+    },
+    "trans": {
+        "label": _("실시간 계좌이체"),
+        "pg": None,
+        "pay_method": "trans",
+        "v2_pay_method": "TRANSFER",
+        "channel_key": env_str("PORTONE_CHANNEL_KEY_TRANS") or None,
+    },
+    "vbank": {
+        "label": _("가상계좌 (무통장입금)"),
+        "pg": None,
+        "pay_method": "vbank",
+        "v2_pay_method": "VIRTUAL_ACCOUNT",
+        "channel_key": env_str("PORTONE_CHANNEL_KEY_VBANK") or None,
+    },
+    "kakaopay": {
+        "label": _("카카오페이"),
+        "pg": "kakaopay",
+        "pay_method": "card",
+        # A Kakao Pay channel: the easy-pay window of that channel's PG.
+        "v2_pay_method": "EASY_PAY",
+        "channel_key": env_str("PORTONE_CHANNEL_KEY_KAKAOPAY") or None,
+    },
 }
 # Days a virtual account stays open for deposit.
 SHOP_VBANK_DUE_DAYS = 3
@@ -108,7 +164,10 @@ Rate.parse(SHOP_LOOKUP_RATE_PER_ORDER, setting="SHOP_LOOKUP_RATE_PER_ORDER")
 # "auto" (default): on when DJANGO_DEBUG is on and no Iamport credentials are configured.
 # "1": on (refused with DJANGO_DEBUG off). "0": never.
 _sandbox_choice = env_str("IAMPORT_SANDBOX", "auto").lower()
-_has_credentials = bool(IAMPORT_API_KEY and IAMPORT_API_SECRET)
+if PAYMENTS_API == "v2":
+    _has_credentials = bool(PORTONE_API_SECRET)
+else:
+    _has_credentials = bool(IAMPORT_API_KEY and IAMPORT_API_SECRET)
 if _sandbox_choice == "auto":
     SANDBOX_ENABLED = DEBUG and not _has_credentials
 else:
@@ -126,23 +185,41 @@ if SANDBOX_ENABLED:
     IAMPORT_API_SECRET = IAMPORT_API_SECRET or "sandbox_api_secret"
     IAMPORT_API_URL = IAMPORT_API_URL or f"{SANDBOX_SITE_URL}/sandbox/iamport/"
     IAMPORT_SCRIPT_URL = IAMPORT_SCRIPT_URL or "/sandbox/iamport/v1/iamport.js"
+    # The sandbox's V2 store: any values work, as long as the shop and the sandbox agree.
+    PORTONE_STORE_ID = PORTONE_STORE_ID or "store-00000000-0000-4000-8000-000000000000"
+    PORTONE_API_SECRET = PORTONE_API_SECRET or "sandbox_portone_api_secret"
+    PORTONE_WEBHOOK_SECRETS = PORTONE_WEBHOOK_SECRETS or [
+        "whsec_c2FuZGJveC13ZWJob29rLXNlY3JldC0wMDAwMDAwMA=="
+    ]
+    PORTONE_CHANNEL_KEY = PORTONE_CHANNEL_KEY or "channel-key-00000000-0000-4000-8000-sandbox"
+    PORTONE_API_URL = PORTONE_API_URL or f"{SANDBOX_SITE_URL}/sandbox/portone/"
+    PORTONE_SDK_URL = PORTONE_SDK_URL or "/sandbox/portone/v2/browser-sdk.js"
 elif not DEBUG:
-    _missing = [
-        name
-        for name, value in [
+    if PAYMENTS_API == "v2":
+        _required = [
+            ("PORTONE_STORE_ID", PORTONE_STORE_ID),
+            ("PORTONE_API_SECRET", PORTONE_API_SECRET),
+            ("PORTONE_WEBHOOK_SECRET", ",".join(PORTONE_WEBHOOK_SECRETS)),
+            ("PORTONE_CHANNEL_KEY", PORTONE_CHANNEL_KEY),
+        ]
+        _what = "PortOne V2 settings"
+    else:
+        _required = [
             ("IAMPORT_MERCHANT_CODE", IAMPORT_MERCHANT_CODE),
             ("IAMPORT_API_KEY", IAMPORT_API_KEY),
             ("IAMPORT_API_SECRET", IAMPORT_API_SECRET),
         ]
-        if not value
-    ]
+        _what = "Iamport credentials"
+    _missing = [name for name, value in _required if not value]
     if _missing:
         raise ImproperlyConfigured(
-            f"Missing Iamport credentials: {', '.join(_missing)}. Set them in the environment or "
+            f"Missing {_what}: {', '.join(_missing)}. Set them in the environment or "
             "in .env (see .env.example); checkout cannot verify payments without them."
         )
 IAMPORT_API_URL = IAMPORT_API_URL or "https://api.iamport.kr/"
 IAMPORT_SCRIPT_URL = IAMPORT_SCRIPT_URL or "https://cdn.iamport.kr/v1/iamport.js"
+PORTONE_API_URL = PORTONE_API_URL or "https://api.portone.io/"
+PORTONE_SDK_URL = PORTONE_SDK_URL or "https://cdn.portone.io/v2/browser-sdk.js"
 
 # --- Django -------------------------------------------------------------------------------
 INSTALLED_APPS = [

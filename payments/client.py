@@ -442,37 +442,56 @@ class IamportClient:
             return self._send(method, path, json_body=json_body, token=self.get_token(force=True))
 
     def _send(self, method: str, path: str, *, json_body: dict | None, token: str | None) -> Any:
-        url = self.base_url + path
-        headers = {"Authorization": token} if token else {}
-        timeout = self._timeout_within_budget(method, path)
-        started = time.monotonic()
-        try:
-            reply = self.session.request(
-                method,
-                url,
-                json=json_body,
-                headers=headers,
-                timeout=timeout,
-                # A redirect would turn a POST (a cancel) into a GET elsewhere: never follow one.
-                allow_redirects=False,
-            )
-        except requests.Timeout as exc:
-            raise IamportTimeout(f"Iamport did not answer {method} {path} in time") from exc
-        except requests.RequestException as exc:
-            raise IamportUnavailable(
-                f"Iamport could not be reached: {exc.__class__.__name__}"
-            ) from exc
-        logger.debug(
-            "iamport %s %s -> %s in %.0f ms",
+        reply = send(
+            self.session,
             method,
-            path,
-            reply.status_code,
-            (time.monotonic() - started) * 1000,
+            self.base_url + path,
+            json_body=json_body,
+            headers={"Authorization": token} if token else {},
+            timeout=self.timeout,
+            service="Iamport",
+            what=f"{method} {path}",
         )
         return _unwrap(reply, f"{method} {path}")
 
-    def _timeout_within_budget(self, method: str, path: str) -> tuple[float, float]:
-        return timeout_within_budget(self.timeout, f"{method} {path}")
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    json_body: dict | None,
+    headers: dict[str, str],
+    timeout: tuple[float, float],
+    service: str,
+    what: str,
+) -> requests.Response:
+    """One call to a payment API (Iamport or PortOne V2), within the request's time budget.
+
+    No redirect is followed; no answer in time is IamportTimeout, no connection
+    IamportUnavailable (`what` names the call in their messages). The reply is returned as it
+    came, for the API's own unwrapping."""
+    cut = timeout_within_budget(timeout, what)
+    started = time.monotonic()
+    try:
+        reply = session.request(
+            method,
+            url,
+            json=json_body,
+            headers=headers,
+            timeout=cut,
+            # A redirect would turn a POST (a cancel) into a GET elsewhere: never follow one.
+            allow_redirects=False,
+        )
+    except requests.Timeout as exc:
+        raise IamportTimeout(f"{service} did not answer {what} in time") from exc
+    except requests.RequestException as exc:
+        raise IamportUnavailable(
+            f"{service} could not be reached: {exc.__class__.__name__}"
+        ) from exc
+    elapsed = (time.monotonic() - started) * 1000
+    logger.debug("%s %s -> %s in %.0f ms", service.lower(), what, reply.status_code, elapsed)
+    return reply
 
 
 def timeout_within_budget(timeout: tuple[float, float], what: str) -> tuple[float, float]:

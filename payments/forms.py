@@ -9,38 +9,12 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from payments.banks import BANKS
 from shop.templatetags.shop_tags import won
 
-# Bank codes Iamport takes as `refund_bank` (the Korea Financial Telecommunications and
-# Clearings Institute's standard codes, as in PortOne's bank code table).
-BANK_CHOICES = [
-    ("", _("은행을 선택하세요")),
-    ("004", "KB국민은행"),
-    ("088", "신한은행"),
-    ("020", "우리은행"),
-    ("081", "하나은행"),
-    ("011", "NH농협은행"),
-    ("012", "지역농·축협"),
-    ("003", "IBK기업은행"),
-    ("002", "KDB산업은행"),
-    ("007", "수협은행"),
-    ("023", "SC제일은행"),
-    ("027", "한국씨티은행"),
-    ("031", "iM뱅크 (대구은행)"),
-    ("032", "부산은행"),
-    ("034", "광주은행"),
-    ("035", "제주은행"),
-    ("037", "전북은행"),
-    ("039", "경남은행"),
-    ("045", "새마을금고"),
-    ("048", "신협"),
-    ("050", "저축은행"),
-    ("064", "산림조합"),
-    ("071", "우체국"),
-    ("089", "케이뱅크"),
-    ("090", "카카오뱅크"),
-    ("092", "토스뱅크"),
-]
+# The standard bank codes, as Iamport takes them for `refund_bank` (PortOne V2 gets its own
+# code for the same bank, payments.banks).
+BANK_CHOICES = [("", _("은행을 선택하세요")), *((bank.code, bank.name) for bank in BANKS)]
 
 REFUND_ACCOUNT_FIELDS = ("refund_holder", "refund_bank", "refund_account", "refund_tel")
 

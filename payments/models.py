@@ -31,6 +31,8 @@ class Payment(models.Model):
         FORGED = "forged", "위변조 의심 (금액 불일치) — 취소"
         DUPLICATE = "duplicate", "중복 결제 — 취소"
         UNFULFILLABLE = "unfulfillable", "재고 부족 — 취소"
+        # PortOne V2: paid through a TEST channel in a live shop (PORTONE_ALLOW_TEST_CHANNEL).
+        TEST_CHANNEL = "test_channel", "테스트 채널 결제 — 취소"
         FAILED = "failed", "결제 실패"
 
     class Api(models.TextChoices):
@@ -158,6 +160,12 @@ class WebhookDelivery(models.Model):
     imp_uid = models.CharField(max_length=64, blank=True, db_index=True)
     merchant_uid = models.CharField(max_length=40, blank=True, db_index=True)
     status_hint = models.CharField("본문의 status", max_length=20, blank=True)
+    # PortOne V2 deliveries are signed; `webhook-id` (kept once the signature holds) makes a
+    # repeated delivery of one message a no-op.
+    api = models.CharField(
+        "PortOne API", max_length=2, choices=Payment.Api.choices, default=Payment.Api.V1
+    )
+    webhook_id = models.CharField("webhook-id", max_length=100, blank=True, db_index=True)
     outcome = models.CharField(
         "결과", max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED
     )

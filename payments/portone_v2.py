@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,13 +54,11 @@ from payments.client import (
     IamportNotFound,
     IamportPayment,
     IamportRejected,
-    IamportTimeout,
-    IamportUnavailable,
     PaymentStatus,
     _amount,
     _path,
     _str,
-    timeout_within_budget,
+    send,
 )
 
 logger = logging.getLogger(__name__)
@@ -394,26 +391,16 @@ class PortOneClient:
             raise PortOneAuthError(
                 "no PortOne API secret is configured", error_type="", http_status=0
             )
-        timeout = timeout_within_budget(self.timeout, what)
-        started = time.monotonic()
-        try:
-            reply = self.session.request(
-                method,
-                self.base_url + path,
-                json=json_body,
-                headers={"Authorization": f"PortOne {self.api_secret}", **(headers or {})},
-                timeout=timeout,
-                # A redirect would turn a POST (a cancel) into a GET elsewhere: never follow one.
-                allow_redirects=False,
-            )
-        except requests.Timeout as exc:
-            raise IamportTimeout(f"PortOne did not answer {what} in time") from exc
-        except requests.RequestException as exc:
-            raise IamportUnavailable(
-                f"PortOne could not be reached: {exc.__class__.__name__}"
-            ) from exc
-        elapsed = (time.monotonic() - started) * 1000
-        logger.debug("portone %s -> %s in %.0f ms", what, reply.status_code, elapsed)
+        reply = send(
+            self.session,
+            method,
+            self.base_url + path,
+            json_body=json_body,
+            headers={"Authorization": f"PortOne {self.api_secret}", **(headers or {})},
+            timeout=self.timeout,
+            service="PortOne",
+            what=what,
+        )
         return _unwrap(reply, what)
 
 
@@ -443,18 +430,20 @@ def _unwrap(reply: requests.Response, what: str) -> Any:
     raise cls(_str(error, "message"), error_type=error["type"], http_status=status)
 
 
-_clients: dict[tuple[str, str], PortOneClient] = {}
+_clients: dict[tuple, PortOneClient] = {}
 _clients_lock = threading.Lock()
 
 
 def get_client() -> PortOneClient:
     """The process-wide client for the configured store (one pooled session)."""
-    base_url = getattr(settings, "PORTONE_API_URL", "") or DEFAULT_API_URL
-    secret = getattr(settings, "PORTONE_API_SECRET", "")
+    base_url = settings.PORTONE_API_URL or DEFAULT_API_URL
+    secret = settings.PORTONE_API_SECRET
+    timeout = tuple(getattr(settings, "PORTONE_TIMEOUT", DEFAULT_TIMEOUT))
+    key = (base_url, secret, timeout)
     with _clients_lock:
-        client = _clients.get((base_url, secret))
+        client = _clients.get(key)
         if client is None:
-            client = _clients[(base_url, secret)] = PortOneClient(
-                api_secret=secret, base_url=base_url
+            client = _clients[key] = PortOneClient(
+                api_secret=secret, base_url=base_url, timeout=(timeout[0], timeout[1])
             )
         return client

@@ -1,8 +1,10 @@
-"""The three doors Iamport's results come in by, all leading to `payment_sync`.
+"""The three doors payment results come in by, all leading to the one sync decision.
 
-- `complete` POST: the order page's pay button reports `imp_uid` + `merchant_uid` (JSON).
-- `complete` GET: the mobile redirect (`m_redirect_url`) lands here with the same in the query.
-- `webhook` POST: Iamport's notification; the body is only a hint.
+- `complete` POST: the order page's pay button reports `imp_uid` + `merchant_uid` (V1) or
+  `paymentId` (V2) as JSON.
+- `complete` GET: the mobile redirect (V1 `m_redirect_url`, V2 `redirectUrl`) lands here with
+  the same in the query.
+- `webhook` POST: Iamport's notification, or PortOne V2's signed one; the body is only a hint.
 
 None of them trusts what it is told: the payment is fetched from Iamport and compared with the
 order on the server. None answers 500: bad input is a 4xx, Iamport trouble a 502/503/504.
@@ -39,11 +41,20 @@ from payments.client import (
 )
 from payments.ids import is_imp_uid
 from payments.models import WebhookDelivery
-from payments.services import SyncOutcome, SyncResult, payment_prepare, payment_sync
+from payments.services import (
+    MESSAGES,
+    SyncOutcome,
+    SyncResult,
+    payment_prepare,
+    payment_sync,
+    payment_sync_v2,
+)
 from payments.services.webhooks import (
     WebhookRejected,
+    is_v2_delivery,
     webhook_finish,
     webhook_process,
+    webhook_process_v2,
     webhook_store,
 )
 from shop.ids import is_merchant_uid
@@ -59,6 +70,7 @@ HTTP_STATUS_OF_OUTCOME = {
     SyncOutcome.CANCELLED: 409,
     SyncOutcome.REFUNDED: 409,
     SyncOutcome.FORGED: 409,
+    SyncOutcome.TEST_CHANNEL: 409,
     SyncOutcome.DUPLICATE: 409,
     SyncOutcome.UNFULFILLABLE: 409,
     SyncOutcome.MISMATCH: 409,
@@ -135,7 +147,7 @@ def _optional_uid(data: Any, name: str) -> str | None:
         value = value.strip()
     if value is None or value == "":
         return None
-    valid = is_merchant_uid(value) if name == "merchant_uid" else is_imp_uid(value)
+    valid = is_merchant_uid(value) if name in ("merchant_uid", "paymentId") else is_imp_uid(value)
     if not valid:
         raise BadInput(f"{name} is not a valid id")
     return value
@@ -174,9 +186,13 @@ def complete(request: HttpRequest) -> HttpResponse:
 
 
 def _complete_json(request: HttpRequest) -> JsonResponse:
+    """V1 posts {imp_uid, merchant_uid}; V2 {paymentId} (the order's merchant_uid)."""
     try:
         data = _json_body(request)
-        imp_uid, merchant_uid = _uid(data, "imp_uid"), _uid(data, "merchant_uid")
+        if "paymentId" in data:
+            imp_uid, merchant_uid = None, _uid(data, "paymentId")
+        else:
+            imp_uid, merchant_uid = _uid(data, "imp_uid"), _uid(data, "merchant_uid")
     except BadInput as exc:
         logger.info("complete: bad request: %s", exc)
         return _verdict(400, gettext("잘못된 요청입니다 (%(reason)s).") % {"reason": exc}, None)
@@ -185,7 +201,7 @@ def _complete_json(request: HttpRequest) -> JsonResponse:
         logger.info("complete: unknown order %s (imp_uid %s)", merchant_uid, imp_uid)
         return _verdict(404, gettext("주문을 찾을 수 없습니다."), None)
     try:
-        result = payment_sync(imp_uid=imp_uid, merchant_uid=merchant_uid)
+        result = _sync(imp_uid, merchant_uid)
     except IamportError as exc:
         status, message = _iamport_failure(exc)
         logger.warning("complete %s/%s: Iamport failed: %r", merchant_uid, imp_uid, exc)
@@ -196,8 +212,20 @@ def _complete_json(request: HttpRequest) -> JsonResponse:
     return _verdict(HTTP_STATUS_OF_OUTCOME[result.outcome], result.message, result.order or order)
 
 
+def _sync(imp_uid: str | None, merchant_uid: str) -> SyncResult:
+    """V1 names the attempt (imp_uid); V2 only the order's paymentId."""
+    if imp_uid is None:
+        return payment_sync_v2(payment_id=merchant_uid)
+    return payment_sync(imp_uid=imp_uid, merchant_uid=merchant_uid)
+
+
 def _complete_redirect(request: HttpRequest) -> HttpResponseRedirect:
-    """The mobile flow: verify, then show the order page with the verdict as a message."""
+    """The mobile flow: verify, then show the order page with the verdict as a message.
+
+    V1 (`m_redirect_url`) adds imp_uid and merchant_uid (error_msg on failure); V2
+    (`redirectUrl`) adds paymentId, and code and message when the payment failed."""
+    if "paymentId" in request.GET:
+        return _complete_redirect_v2(request)
     try:
         merchant_uid = _uid(request.GET, "merchant_uid")
         imp_uid = _optional_uid(request.GET, "imp_uid")
@@ -225,6 +253,35 @@ def _complete_redirect(request: HttpRequest) -> HttpResponseRedirect:
         messages.warning(request, message)
         return redirect(order)
     logger.info("mobile complete %s/%s: %s", merchant_uid, imp_uid, result.outcome)
+    _flash(request, result)
+    return redirect(order)
+
+
+def _complete_redirect_v2(request: HttpRequest) -> HttpResponseRedirect:
+    try:
+        payment_id = _uid(request.GET, "paymentId")
+    except BadInput as exc:
+        messages.error(
+            request, gettext("결제 결과를 확인할 수 없습니다 (%(reason)s).") % {"reason": exc}
+        )
+        return redirect("shop:product_list")
+    order = Order.objects.filter(merchant_uid=payment_id).first()
+    if order is None:
+        messages.error(request, gettext("주문을 찾을 수 없습니다."))
+        return redirect("shop:product_list")
+    if request.GET.get("code"):
+        # Failed or never started; PortOne's webhook records a failed attempt on its own.
+        said = request.GET.get("pgMessage") or request.GET.get("message") or ""
+        messages.error(request, said[:200] or str(MESSAGES[SyncOutcome.NOT_PAID]))
+        return redirect(order)
+    try:
+        result = payment_sync_v2(payment_id=payment_id)
+    except IamportError as exc:
+        _, message = _iamport_failure(exc)
+        logger.warning("mobile complete %s: PortOne failed: %r", payment_id, exc)
+        messages.warning(request, message)
+        return redirect(order)
+    logger.info("mobile complete %s: %s", payment_id, result.outcome)
     _flash(request, result)
     return redirect(order)
 
@@ -285,11 +342,20 @@ def webhook(request: HttpRequest) -> JsonResponse:
         delivery = webhook_store(remote_addr=address, headers=request.headers, body=b"")
         webhook_finish(delivery, WebhookDelivery.Outcome.REJECTED, f"body of {declared} bytes")
         return _answer(WebhookDelivery.Outcome.REJECTED, "body too large", 413)
-    delivery = webhook_store(remote_addr=address, headers=request.headers, body=request.body)
     allowed = settings.IAMPORT_WEBHOOK_ALLOWED_IPS
+    sender_allowed = not allowed or address in allowed
+    if is_v2_delivery(request.headers):
+        delivery = webhook_store(
+            remote_addr=address, headers=request.headers, body=request.body, api="v2"
+        )
+        answer = webhook_process_v2(
+            delivery, sender_allowed=sender_allowed, body=request.body, headers=request.headers
+        )
+        return _answer(answer.outcome, answer.detail, answer.status)
+    delivery = webhook_store(remote_addr=address, headers=request.headers, body=request.body)
     answer = webhook_process(
         delivery,
-        sender_allowed=not allowed or address in allowed,
+        sender_allowed=sender_allowed,
         read_payload=lambda: _webhook_payload(request),
         read_imp_uid=_webhook_imp_uid,
     )

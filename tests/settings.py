@@ -18,6 +18,13 @@ os.environ.update(
         "IAMPORT_API_URL": "https://api.iamport.kr/",
         "IAMPORT_PREPARE": "1",
         "IAMPORT_WEBHOOK_ALLOWED_IPS": "",
+        # PortOne V2: fixed values, the real API host (every call matched by a mock).
+        "PAYMENTS_API": "v1",
+        "PORTONE_STORE_ID": "store-test-0000",
+        "PORTONE_API_SECRET": "test_portone_secret",
+        "PORTONE_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "PORTONE_API_URL": "https://api.portone.io/",
+        "PORTONE_CHANNEL_KEY": "channel-key-test-default",
     }
 )
 os.environ.pop("IAMPORT_SCRIPT_URL", None)

@@ -20,7 +20,7 @@ from payments.models import Payment, Refund, WebhookDelivery
 from payments.names import pay_method_name, pg_name
 from payments.services import (
     SyncResult,
-    payment_sync,
+    payment_resync,
 )
 from shop import services as shop_services
 from shop.admin import AMBER, GREEN, GREY, PURPLE, RED, GuardedModelAdmin, badge
@@ -41,6 +41,7 @@ VERDICT_COLOURS: dict[str, str] = {
     Payment.Verdict.PENDING: GREY,
     Payment.Verdict.ACCEPTED: GREEN,
     Payment.Verdict.FORGED: RED,
+    Payment.Verdict.TEST_CHANNEL: RED,
     Payment.Verdict.DUPLICATE: RED,
     Payment.Verdict.UNFULFILLABLE: RED,
     Payment.Verdict.FAILED: RED,
@@ -147,7 +148,7 @@ def resync_payments(
     """
     for payment in payments:
         try:
-            result = payment_sync(imp_uid=payment.imp_uid)
+            result = payment_resync(payment)
         except IamportError as exc:
             logger.warning("admin re-sync of %s failed: %s", payment.imp_uid, exc.message)
             model_admin.message_user(

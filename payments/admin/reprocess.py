@@ -3,8 +3,9 @@
 A delivery that ended in an error (Iamport unreachable, a cancel that failed) can be run
 again through the very path a fresh delivery takes: `webhook_process` reads the payload,
 `payment_sync` fetches the payment from Iamport by its imp_uid and decides, and the outcome is
-recorded on the delivery. The sender check is not repeated: staff ask for it, and the body is
-only a hint anyway (nothing in it but the imp_uid is used).
+recorded on the delivery. A PortOne V2 delivery is synced by the paymentId it named when its
+signature was verified on arrival. The sender check is not repeated: staff ask for it, and the
+body is only a hint anyway (nothing in it but the imp_uid is used).
 
 What the delivery said before stays visible: the earlier outcome and detail are kept below
 the new ones in its detail, with when and by whom it was processed again. That note is part
@@ -27,12 +28,13 @@ from django.utils.translation import gettext as _
 
 from payments.client import budget_remaining
 from payments.ids import is_imp_uid
-from payments.models import WebhookDelivery
+from payments.models import Payment, WebhookDelivery
 from payments.services.webhooks import (
     DETAIL_MAX,
     WebhookRejected,
     webhook_finish,
     webhook_process,
+    webhook_reprocess_v2,
 )
 
 logger = logging.getLogger(__name__)
@@ -107,12 +109,15 @@ def delivery_reprocess(delivery: WebhookDelivery, *, by: str) -> WebhookDelivery
     """
     earlier = _earlier(delivery, by)
     try:
-        webhook_process(
-            delivery,
-            sender_allowed=True,
-            read_payload=partial(stored_payload, delivery),
-            read_imp_uid=stored_imp_uid,
-        )
+        if delivery.api == Payment.Api.V2:
+            webhook_reprocess_v2(delivery)
+        else:
+            webhook_process(
+                delivery,
+                sender_allowed=True,
+                read_payload=partial(stored_payload, delivery),
+                read_imp_uid=stored_imp_uid,
+            )
     finally:
         # The new outcome first, cut to leave room for what came before (a traceback can be
         # long); the record as a whole is cut to DETAIL_MAX by webhook_finish.

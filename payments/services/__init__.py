@@ -1,6 +1,8 @@
 """Everything that moves money or an order because of Iamport.
 
-- `sync`: `payment_sync`, the one function that decides a payment's fate;
+- `sync`: the one decision of a payment's fate (`payment_sync` for V1's imp_uid,
+  `payment_sync_v2` for V2's paymentId, `payment_resync` for a stored payment), over the
+  API adapters of `payments.gateways`;
 - `cancels`: giving money back for payments the shop refuses;
 - `records`: the one writer of payment state (Iamport's replies and cancel history);
 - `refunds`: refunds an admin asks for;
@@ -20,8 +22,10 @@ from payments.services.sync import (
     MESSAGES,
     SyncOutcome,
     SyncResult,
+    payment_resync,
     payment_sync,
     payment_sync_order,
+    payment_sync_v2,
 )
 
 __all__ = [
@@ -32,7 +36,9 @@ __all__ = [
     "SyncResult",
     "payment_prepare",
     "payment_refund",
+    "payment_resync",
     "payment_sync",
     "payment_sync_order",
+    "payment_sync_v2",
     "refundable_payment",
 ]

@@ -15,13 +15,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from payments import gateways
 from payments.client import (
     IamportAuthError,
     IamportError,
     IamportPayment,
     IamportRejected,
     PaymentStatus,
-    get_client,
 )
 from payments.locks import lock_payment
 from payments.models import Payment, Refund
@@ -43,6 +43,7 @@ CANCEL_REASONS = {
     Verdict.FORGED: "결제 금액 불일치 (위변조 의심)",
     Verdict.DUPLICATE: "이미 결제된 주문의 중복 결제",
     Verdict.UNFULFILLABLE: "재고 부족으로 주문 불가",
+    Verdict.TEST_CHANNEL: "테스트 채널 결제는 받지 않음",
 }
 
 
@@ -98,20 +99,23 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
     could not be asked (the claim is then released, so that reconciliation retries).
     """
     remaining = remote.remaining_amount
+    gateway = gateways.gateway_of(payment)
     try:
-        updated = get_client().cancel(
+        updated = gateway.cancel(
             imp_uid=remote.imp_uid,
             merchant_uid=remote.merchant_uid,
             amount=remaining,
             checksum=remaining,
             reason=reason,
+            # The same cancel asked again (a retry after a lost answer) carries the same key.
+            key=f"cancel-{remote.imp_uid}-{remaining}",
         )
     except IamportRejected as exc:
         if isinstance(exc, IamportAuthError):
             release_cancel_claim(payment)
             raise
         logger.warning("payment %s: cancel refused (%s); re-reading it", remote.imp_uid, exc)
-        _record(payment, get_client().find_by_imp_uid(remote.imp_uid), ours=None)
+        _record(payment, gateway.find_record(payment), ours=None)
         return
     except IamportError:
         release_cancel_claim(payment)  # nothing happened at Iamport, or nobody knows: retry
@@ -132,13 +136,17 @@ def _record(payment: Payment, updated: IamportPayment, *, ours: Refund | None) -
 def cancel_superseded(payment: Payment) -> None:
     """Cancel an unfunded virtual account that another payment made unnecessary."""
     try:
-        remote = get_client().find_by_imp_uid(payment.imp_uid)
+        remote = gateways.gateway_of(payment).find_record(payment)
         if cancellable(remote):
             cancel_rejected_payment(payment, remote, CANCEL_REASONS[Verdict.DUPLICATE])
         elif remote.is_funded_virtual_account:  # the buyer paid into it meanwhile
             with transaction.atomic():
                 lock_order(payment.order_id)
                 note_manual_refund(lock_payment(payment.pk))
+    except gateways.AttemptReplaced as exc:
+        # PortOne V2 keeps one attempt per paymentId: the newer one replaced this account.
+        release_cancel_claim(payment)
+        logger.warning("payment %s: not cancelled, %s", payment.imp_uid, exc.message)
     except IamportError as exc:
         # The order is settled either way; the reconciliation command retries this cancel.
         release_cancel_claim(payment)

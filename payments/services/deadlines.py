@@ -22,7 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from payments.models import Payment
-from payments.services.sync import SyncResult, payment_sync, payment_sync_order
+from payments.services.sync import SyncResult, payment_resync, payment_sync_order
 from shop import services as shop_services
 from shop.models import Order
 
@@ -92,4 +92,4 @@ def _sync_held_account(order: Order, result: SyncResult | None) -> SyncResult | 
     held = accepted.first()
     if held is None:
         return result
-    return payment_sync(imp_uid=held.imp_uid, merchant_uid=order.merchant_uid)
+    return payment_resync(held)

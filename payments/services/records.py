@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 Verdict = Payment.Verdict
 IN_FLIGHT = (Refund.Status.REQUESTED, Refund.Status.UNKNOWN)
-REFUSED = (Verdict.FORGED, Verdict.DUPLICATE, Verdict.UNFULFILLABLE)
+REFUSED = (Verdict.FORGED, Verdict.DUPLICATE, Verdict.UNFULFILLABLE, Verdict.TEST_CHANNEL)
 OUTSIDE_THE_SHOP = "상점 밖(아임포트 콘솔 등)에서 취소됨"
 
 # How far along a payment is at Iamport. A reply that is behind what we already stored (a

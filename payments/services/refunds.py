@@ -9,18 +9,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from payments import gateways
 from payments.client import (
     IamportError,
     IamportNotFound,
     IamportRejected,
-    get_client,
 )
 from payments.locks import lock_payment
 from payments.models import Payment, Refund
 from payments.selectors import NotRefundable, Refundable, refundable
 from payments.services.cancels import claim_ttl
 from payments.services.records import IN_FLIGHT, reply_apply
-from payments.services.sync import payment_sync
+from payments.services.sync import payment_resync
 from shop.locks import lock_order
 from shop.models import Order
 from shop.templatetags.shop_tags import won
@@ -81,7 +81,7 @@ def refund_settle(*, refund: Refund) -> Refund:
     """
     if refund.status not in IN_FLIGHT or timezone.now() - refund.created_at < claim_ttl():
         return refund
-    payment_sync(imp_uid=refund.payment.imp_uid)
+    payment_resync(refund.payment)
     with transaction.atomic():
         lock_order(refund.payment.order_id)  # as the sync, which may match it meanwhile
         Refund.objects.filter(pk=refund.pk, status__in=IN_FLIGHT).update(
@@ -121,13 +121,15 @@ def payment_refund(
     target = _check_request(order, amount, reason, request_key, refund_account)
     refund = _requested(target, amount, reason, request_key, user)
     try:
-        updated = get_client().cancel(
+        gateway = gateways.gateway_of(target.payment)
+        updated = gateway.cancel(
             imp_uid=target.payment.imp_uid,
             merchant_uid=target.payment.merchant_uid,
             amount=amount,
             checksum=target.balance,
             reason=reason.strip(),
-            extra=refund_account,
+            key=request_key,
+            refund_account=refund_account,
         )
     except IamportRejected as exc:
         _refused(refund, exc)
@@ -235,6 +237,6 @@ def _unanswered(refund: Refund, exc: IamportError) -> Refund:
 def _resync_quietly(payment: Payment) -> None:
     """After a refused or unanswered refund, refresh our figures from Iamport's."""
     try:
-        payment_sync(imp_uid=payment.imp_uid)
+        payment_resync(payment)
     except IamportError:
         logger.warning("could not re-read payment %s after a refund attempt", payment.imp_uid)

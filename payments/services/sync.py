@@ -21,16 +21,16 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from payments import gateways
 from payments.client import (
     IamportError,
-    IamportNotFound,
     IamportPayment,
     PaymentStatus,
-    get_client,
 )
 from payments.models import Payment
 from payments.services.cancels import (
@@ -65,6 +65,7 @@ class SyncOutcome(StrEnum):
     CANCELLED = "cancelled"  # cancelled / refunded at Iamport, reflected on the order
     REFUNDED = "refunded"  # paid, then (partly) refunded
     FORGED = "forged"  # amount differs from the order: cancelled at Iamport
+    TEST_CHANNEL = "test_channel"  # paid through a PortOne V2 TEST channel: cancelled
     DUPLICATE = "duplicate"  # the order was already settled: cancelled at Iamport
     UNFULFILLABLE = "unfulfillable"  # sold out meanwhile: cancelled at Iamport
     MISMATCH = "mismatch"  # the payment is for another order than the caller named
@@ -96,6 +97,9 @@ MESSAGES = {
     SyncOutcome.FORGED: gettext_lazy(
         "결제 금액이 주문 금액과 달라 결제를 취소했습니다. 다시 시도해 주세요."
     ),
+    SyncOutcome.TEST_CHANNEL: gettext_lazy(
+        "테스트 결제는 이 상점에서 받지 않아 결제를 취소했습니다."
+    ),
     SyncOutcome.DUPLICATE: gettext_lazy("이미 처리된 주문이라 이번 결제는 취소했습니다."),
     SyncOutcome.UNFULFILLABLE: gettext_lazy(
         "결제 중에 상품이 품절되어 결제를 취소했습니다. 죄송합니다."
@@ -107,6 +111,9 @@ MESSAGES = {
 CANCELLING_MESSAGES = {
     SyncOutcome.FORGED: gettext_lazy(
         "결제 금액이 주문 금액과 달라 결제를 취소하고 있습니다. 취소가 끝나면 다시 시도해 주세요."
+    ),
+    SyncOutcome.TEST_CHANNEL: gettext_lazy(
+        "테스트 결제는 이 상점에서 받지 않아 결제를 취소하고 있습니다."
     ),
     SyncOutcome.DUPLICATE: gettext_lazy("이미 처리된 주문이라 이번 결제를 취소하고 있습니다."),
     SyncOutcome.UNFULFILLABLE: gettext_lazy(
@@ -123,6 +130,7 @@ MANUAL_REFUND_MESSAGE = gettext_lazy(
 
 _OUTCOME_OF_VERDICT = {
     Verdict.FORGED: SyncOutcome.FORGED,
+    Verdict.TEST_CHANNEL: SyncOutcome.TEST_CHANNEL,
     Verdict.DUPLICATE: SyncOutcome.DUPLICATE,
     Verdict.UNFULFILLABLE: SyncOutcome.UNFULFILLABLE,
 }
@@ -154,14 +162,30 @@ class _Decided:
 
 
 def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult:
-    """Bring our records in line with Iamport's payment `imp_uid` and say what came of it.
+    """Bring our records in line with Iamport's (V1) payment `imp_uid` and say what came of it.
 
     `merchant_uid`, when given, is the order the caller believes it paid: a payment for any other
     order changes nothing. Raises `IamportError` subclasses when Iamport cannot be asked
     (`IamportNotFound` for an unknown imp_uid); the caller maps them to its answer.
     Idempotent: calling it again for the same payment state changes nothing.
     """
-    remote = get_client().find_by_imp_uid(imp_uid)
+    return _sync(gateways.IamportGateway(), imp_uid, merchant_uid)
+
+
+def payment_sync_v2(*, payment_id: str) -> SyncResult:
+    """The same for a PortOne V2 payment, named by its paymentId (the order's merchant_uid):
+    PortOne answers with the attempt that matters, which is decided by the same rules."""
+    return _sync(gateways.PortOneGateway(), payment_id, payment_id)
+
+
+def payment_resync(payment: Payment) -> SyncResult:
+    """Sync a stored payment again through the API it was made through (`Payment.api`)."""
+    gateway = gateways.gateway_of(payment)
+    return _sync(gateway, gateway.ref(payment), None)
+
+
+def _sync(gateway: gateways.Gateway, ref: str, merchant_uid: str | None) -> SyncResult:
+    remote = gateway.find(ref)
     if merchant_uid is not None and remote.merchant_uid != merchant_uid:
         logger.warning(
             "payment %s belongs to %s, not to %s as the caller said",
@@ -170,7 +194,7 @@ def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult
             merchant_uid,
         )
         return SyncResult(SyncOutcome.MISMATCH, MESSAGES[SyncOutcome.MISMATCH])
-    decided = _decide_under_lock(remote)
+    decided = _decide_under_lock(remote, gateway.api)
     if decided is None:
         logger.warning(
             "payment %s: merchant_uid %s is not ours", remote.imp_uid, remote.merchant_uid
@@ -180,24 +204,23 @@ def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult
 
 
 def payment_sync_order(*, order: Order) -> SyncResult | None:
-    """Look the order up at Iamport by merchant_uid and sync its newest payment.
+    """Look the order up by merchant_uid and sync the payment that matters (a paid attempt
+    first, else the newest).
 
-    For orders whose browser callback and webhook never reached us. Returns None when Iamport
-    has no payment for the order.
+    For orders whose browser callback and webhook never reached us. Asked through the API new
+    payments go through, then through any other API the order's payments were made through (an
+    order begun before the shop switched). Returns None when no API has a payment for it.
     """
-    client = get_client()
-    try:
-        # A paid attempt wins over a newer failed or abandoned one.
-        remote = client.find_by_merchant_uid(order.merchant_uid, status="paid")
-    except IamportNotFound:
-        try:
-            remote = client.find_by_merchant_uid(order.merchant_uid)
-        except IamportNotFound:
-            return None
-    return payment_sync(imp_uid=remote.imp_uid, merchant_uid=order.merchant_uid)
+    current = gateways.gateway()
+    used = set(order.payments.values_list("api", flat=True)) - {current.api}
+    for gateway in (current, *(gateways.GATEWAYS[api] for api in sorted(used))):
+        remote = gateway.find_for_order(order.merchant_uid)
+        if remote is not None:
+            return _sync(gateway, gateway.ref(remote), order.merchant_uid)
+    return None
 
 
-def _decide_under_lock(remote: IamportPayment) -> _Decided | None:
+def _decide_under_lock(remote: IamportPayment, api: str) -> _Decided | None:
     """Decide and record in one transaction, under the order's row lock (None: not ours)."""
     with transaction.atomic():
         # The lock serialises the browser callback and the webhook(s) for one order: the second
@@ -211,7 +234,10 @@ def _decide_under_lock(remote: IamportPayment) -> _Decided | None:
             return _Decided(_current(locked.order, payment))
         if payment is None:
             payment = Payment(
-                imp_uid=remote.imp_uid, order=locked.order, merchant_uid=remote.merchant_uid
+                imp_uid=remote.imp_uid,
+                api=api,
+                order=locked.order,
+                merchant_uid=remote.merchant_uid,
             )
         decision = _decide(remote, locked, payment)
         reply_apply(locked=locked, remote=remote, payment=payment)
@@ -278,6 +304,8 @@ def _decide(remote: IamportPayment, locked: LockedOrder, payment: Payment) -> _D
         verdict = Verdict(payment.verdict)
         return _Decision(_OUTCOME_OF_VERDICT[verdict], verdict)
     order = locked.order
+    if refused_test_channel(remote):
+        return _on_test_channel(remote, locked, payment)
     if remote.amount != order.amount or remote.currency != ORDER_CURRENCY:
         return _on_forged(remote, locked, payment)
     accepted = payment.verdict == Verdict.ACCEPTED
@@ -312,6 +340,28 @@ def _on_forged(remote: IamportPayment, locked: LockedOrder, payment: Payment) ->
             order=locked, message=CANCELLING_MESSAGES[SyncOutcome.FORGED]
         )
     return _Decision(SyncOutcome.FORGED, Verdict.FORGED)
+
+
+def refused_test_channel(remote: IamportPayment) -> bool:
+    """A PortOne V2 payment through a TEST channel, in a shop taking real money (debug off),
+    unless PORTONE_ALLOW_TEST_CHANNEL lets test payments through (a staging shop)."""
+    if remote.channel != "TEST" or settings.DEBUG:
+        return False
+    return not settings.PORTONE_ALLOW_TEST_CHANNEL
+
+
+def _on_test_channel(remote: IamportPayment, locked: LockedOrder, payment: Payment) -> _Decision:
+    logger.error(
+        "payment %s of order %s came through a TEST channel: cancelling it",
+        remote.imp_uid,
+        locked.order.merchant_uid,
+    )
+    _judge(payment, Verdict.TEST_CHANNEL, "테스트 채널(TEST)로 결제됨: 실결제 상점에서 받지 않음")
+    if locked.order.is_payable:
+        shop_services.order_note_payment_problem(
+            order=locked, message=CANCELLING_MESSAGES[SyncOutcome.TEST_CHANNEL]
+        )
+    return _Decision(SyncOutcome.TEST_CHANNEL, Verdict.TEST_CHANNEL)
 
 
 def _on_paid(

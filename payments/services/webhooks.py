@@ -24,8 +24,10 @@ from payments.client import (
     IamportTimeout,
     IamportUnavailable,
 )
+from payments.ids import is_imp_uid
 from payments.models import WebhookDelivery
-from payments.services.sync import SyncOutcome, SyncResult, payment_sync
+from payments.services.sync import SyncOutcome, SyncResult, payment_sync, payment_sync_v2
+from payments.v2_webhooks import V2Event, V2WebhookRejected, verify_delivery
 from shop.ids import is_merchant_uid
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,10 @@ KEPT_HEADERS = frozenset(
         "x-forwarded-proto",
         "x-real-ip",
         "host",
+        # PortOne V2's signature headers: evidence, not credentials (the secret never travels).
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
     }
 )
 HEADER_VALUE_MAX = 500
@@ -56,12 +62,13 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def webhook_store(
-    *, remote_addr: str | None, headers: Mapping[str, str], body: bytes
+    *, remote_addr: str | None, headers: Mapping[str, str], body: bytes, api: str = "v1"
 ) -> WebhookDelivery:
     """Keep the delivery as it arrived, before anything is done with it."""
     limit = settings.IAMPORT_WEBHOOK_MAX_BODY
     return WebhookDelivery.objects.create(
         remote_addr=remote_addr,
+        api=api,
         headers=kept_headers(headers),
         # NUL is replaced: PostgreSQL text cannot hold it, and the body is kept as evidence.
         body=body[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
@@ -76,7 +83,9 @@ def webhook_finish(
         trace = "".join(traceback.format_exception(error))
         detail = f"{detail}\n\n{trace}"
     delivery.outcome, delivery.detail = outcome, detail[:DETAIL_MAX]
-    delivery.save(update_fields=["outcome", "detail", "imp_uid", "merchant_uid", "status_hint"])
+    delivery.save(
+        update_fields=["outcome", "detail", "imp_uid", "merchant_uid", "status_hint", "webhook_id"]
+    )
     logger.info(
         "webhook %s: %s (%s)", delivery.pk, outcome, detail.splitlines()[0] if detail else ""
     )
@@ -179,3 +188,85 @@ def _done(
 ) -> WebhookAnswer:
     webhook_finish(delivery, outcome, detail)
     return WebhookAnswer(status, outcome, public or detail)
+
+
+# --- PortOne V2 -----------------------------------------------------------------------------
+V2_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# Outcomes after which a repeated webhook-id has nothing left to do; after an error (PortOne or
+# a cancel failed) the repeat is PortOne's retry, and is processed.
+SETTLED_OUTCOMES = (Outcome.PROCESSED, Outcome.IGNORED)
+
+
+def is_v2_delivery(headers: Mapping[str, str]) -> bool:
+    """PortOne V2 signs its deliveries (Standard Webhooks); Iamport's V1 ones carry none of
+    these headers."""
+    return any(headers.get(name) for name in V2_HEADERS)
+
+
+def webhook_process_v2(
+    delivery: WebhookDelivery, *, sender_allowed: bool, body: bytes, headers: Mapping[str, str]
+) -> WebhookAnswer:
+    """Verify a stored V2 delivery's signature, then sync the payment it names."""
+    try:
+        return _process_v2(delivery, sender_allowed, body, headers)
+    except Exception as exc:
+        webhook_finish(delivery, Outcome.ERROR, "unexpected error", error=exc)
+        raise
+
+
+def _process_v2(delivery, sender_allowed, body, headers) -> WebhookAnswer:
+    if not sender_allowed:
+        return _done(delivery, 403, Outcome.REJECTED, f"sender {delivery.remote_addr} not allowed")
+    try:
+        event = verify_delivery(body, headers, settings.PORTONE_WEBHOOK_SECRETS)
+    except V2WebhookRejected as exc:
+        return _done(delivery, 400, Outcome.REJECTED, f"signature: {exc.reason}")
+    _keep_v2_hints(delivery, event)
+    if _already_settled(delivery):
+        return _done(
+            delivery, 200, Outcome.IGNORED, f"webhook-id {event.webhook_id} handled before"
+        )
+    if not event.is_transaction:
+        return _done(delivery, 200, Outcome.IGNORED, f"event type {event.type!r} not handled")
+    return _sync_v2(delivery, event.payment_id)
+
+
+def webhook_reprocess_v2(delivery: WebhookDelivery) -> WebhookAnswer:
+    """Process a stored V2 delivery again (the admin's "다시 처리"). Its signature held when it
+    arrived (that is when its paymentId was kept); it cannot be checked again, being more than
+    5 minutes old by now. One that never passed stays rejected."""
+    try:
+        if not delivery.webhook_id or not delivery.merchant_uid:
+            return _done(delivery, 400, Outcome.REJECTED, "signature was never verified")
+        return _sync_v2(delivery, delivery.merchant_uid)
+    except Exception as exc:
+        webhook_finish(delivery, Outcome.ERROR, "unexpected error", error=exc)
+        raise
+
+
+def _sync_v2(delivery: WebhookDelivery, payment_id: str) -> WebhookAnswer:
+    try:
+        # The payment is fetched by paymentId; nothing else in the body is believed.
+        result = payment_sync_v2(payment_id=payment_id)
+    except IamportNotFound:
+        return _done(delivery, 200, Outcome.IGNORED, "PortOne does not know this paymentId")
+    except IamportError as exc:
+        detail = f"{exc.__class__.__name__}: {exc.message}"
+        logger.warning("webhook %s: PortOne failed: %s", delivery.pk, detail)
+        return _done(delivery, retry_status(exc), Outcome.ERROR, detail, public=RETRY_DETAIL)
+    return _settled(delivery, result)
+
+
+def _keep_v2_hints(delivery: WebhookDelivery, event: V2Event) -> None:
+    """What the signed body says, kept for the admin (the payment is still fetched)."""
+    delivery.webhook_id = storable_text(event.webhook_id[:100])
+    delivery.merchant_uid = event.payment_id if is_merchant_uid(event.payment_id) else ""
+    delivery.imp_uid = event.transaction_id if is_imp_uid(event.transaction_id) else ""
+    delivery.status_hint = storable_text(event.type.removeprefix("Transaction.")[:20])
+
+
+def _already_settled(delivery: WebhookDelivery) -> bool:
+    earlier = WebhookDelivery.objects.filter(
+        api=delivery.api, webhook_id=delivery.webhook_id, outcome__in=SETTLED_OUTCOMES
+    )
+    return bool(delivery.webhook_id) and earlier.exclude(pk=delivery.pk).exists()

@@ -1,7 +1,8 @@
-"""`{% pay_button order %}`: the Iamport pay button on the order page.
+"""`{% pay_button order %}`: the pay button on the order page.
 
-The shop's templates reach payments only through this tag; everything Iamport needs for
-`IMP.request_pay` is assembled here, from the order as stored on the server.
+The shop's templates reach payments only through this tag; everything the payment window
+needs (`IMP.request_pay` for V1, `PortOne.requestPayment` for V2, as PAYMENTS_API says) is
+assembled here, from the order as stored on the server.
 """
 
 from __future__ import annotations
@@ -42,6 +43,44 @@ def request_pay_params(order: Order, *, absolute) -> dict:
     return params
 
 
+# PortOne.requestPayment's window language, for the page's language (Korean otherwise).
+V2_LOCALES = {"en": "EN_US"}
+
+
+def request_payment_params(order: Order, *, absolute, language: str = "ko") -> dict:
+    """The PortOne V2 `PortOne.requestPayment` request for an order (paymentId = merchant_uid)."""
+    method = settings.SHOP_PAY_METHODS[order.pay_method]
+    customer: dict = {
+        "fullName": order.buyer_name,
+        "email": order.buyer_email,
+        "phoneNumber": order.buyer_tel,
+        "address": {
+            "country": "KR",
+            "addressLine1": order.buyer_addr,
+            "addressLine2": order.buyer_addr_detail,
+        },
+        "zipcode": order.buyer_postcode,
+    }
+    params = {
+        "storeId": settings.PORTONE_STORE_ID,
+        "channelKey": method.get("channel_key") or settings.PORTONE_CHANNEL_KEY,
+        "paymentId": order.merchant_uid,
+        "orderName": order.name,
+        "totalAmount": order.amount,
+        "currency": "KRW",
+        "payMethod": method["v2_pay_method"],
+        "customer": customer,
+        "redirectUrl": absolute(reverse("payments:complete")),
+        "noticeUrls": [absolute(reverse("payments:webhook"))],
+    }
+    if language in V2_LOCALES:
+        params["locale"] = V2_LOCALES[language]
+    if method["v2_pay_method"] == "VIRTUAL_ACCOUNT":
+        due = timezone.localtime() + timedelta(days=settings.SHOP_VBANK_DUE_DAYS)
+        params["virtualAccount"] = {"accountExpiry": {"dueDate": f"{due:%Y%m%d}235959"}}
+    return params
+
+
 @register.inclusion_tag("payments/_pay_button.html", takes_context=True)
 def pay_button(context, order: Order) -> dict:
     request = context["request"]
@@ -49,12 +88,20 @@ def pay_button(context, order: Order) -> dict:
         absolute = lambda path: settings.SHOP_BASE_URL + path  # noqa: E731
     else:
         absolute = request.build_absolute_uri
+    v2 = settings.PAYMENTS_API == "v2"
+    if v2:
+        language = getattr(request, "LANGUAGE_CODE", "ko")
+        params = request_payment_params(order, absolute=absolute, language=language)
+    else:
+        params = request_pay_params(order, absolute=absolute)
+    prepare = settings.IAMPORT_PREPARE
     return {
         "order": order,
         "request": request,
-        "pay_params": request_pay_params(order, absolute=absolute),
-        "merchant_code": settings.IAMPORT_MERCHANT_CODE,
-        "script_url": settings.IAMPORT_SCRIPT_URL,
+        "api": settings.PAYMENTS_API,
+        "pay_params": params,
+        "merchant_code": "" if v2 else settings.IAMPORT_MERCHANT_CODE,
+        "script_url": settings.PORTONE_SDK_URL if v2 else settings.IAMPORT_SCRIPT_URL,
         "complete_url": reverse("payments:complete"),
-        "prepare_url": reverse("payments:prepare") if settings.IAMPORT_PREPARE else None,
+        "prepare_url": reverse("payments:prepare") if prepare else None,
     }

@@ -1,9 +1,10 @@
 /*
  * The pay button on the order page (templates/payments/_pay_button.html).
  *
- * It opens the Iamport payment window with parameters the server rendered, then hands the
- * resulting imp_uid back to the server and shows the server's verdict. Nothing about money is
- * decided here: whether an order is paid is what the server answers after asking Iamport.
+ * It opens the payment window with parameters the server rendered (Iamport's IMP.request_pay,
+ * or PortOne V2's PortOne.requestPayment when data-api is "v2"), then tells the server which
+ * payment to look at and shows the server's verdict. Nothing about money is decided here:
+ * whether an order is paid is what the server answers after asking Iamport / PortOne.
  *
  * Every text it shows comes from the template (data-msg-* on #pay-box), translated there into
  * the page's language.
@@ -96,6 +97,7 @@
 
     var MESSAGES = messagesFrom(box);
     var params = JSON.parse(paramsNode.textContent);
+    var v2 = box.dataset.api === "v2";
     var merchantCode = box.dataset.merchantCode;
     var completeUrl = box.dataset.completeUrl;
     var prepareUrl = box.dataset.prepareUrl || null;
@@ -148,7 +150,7 @@
       setBusy(false);
     }
 
-    if (typeof window.IMP === "undefined") {
+    if (typeof (v2 ? window.PortOne : window.IMP) === "undefined") {
       showMessage(MESSAGES.noModule, "error");
       return;
     }
@@ -156,11 +158,11 @@
 
     function verify(rsp) {
       showMessage(MESSAGES.verifying, "info");
-      postJSON(
-        completeUrl,
-        { imp_uid: rsp.imp_uid, merchant_uid: params.merchant_uid }, // the order this page is for
-        csrfToken(box)
-      ).then(
+      // Always the order this page is for: V2 names it alone (paymentId), V1 with the attempt.
+      var body = v2
+        ? { paymentId: params.paymentId }
+        : { imp_uid: rsp.imp_uid, merchant_uid: params.merchant_uid };
+      postJSON(completeUrl, body, csrfToken(box)).then(
         function (reply) {
           var data = reply.data;
           if (reply.ok) {
@@ -178,7 +180,37 @@
       );
     }
 
+    // PortOne V2: a promise. A result with `code` is a failure (or the window closed), shown
+    // as PortOne said it; any other result is only a claim, checked on the server. In redirect
+    // mode (mobile) the page leaves for redirectUrl instead and the promise never settles.
+    function openPortOneWindow() {
+      var pending;
+      try {
+        pending = window.PortOne.requestPayment(params);
+      } catch (error) {
+        fail(MESSAGES.noModule);
+        return;
+      }
+      Promise.resolve(pending).then(
+        function (rsp) {
+          rsp = rsp || {};
+          if (rsp.code !== undefined && rsp.code !== null) {
+            fail(rsp.pgMessage || rsp.message || MESSAGES.cancelled);
+            return;
+          }
+          verify(rsp);
+        },
+        function () {
+          fail(MESSAGES.noModule);
+        }
+      );
+    }
+
     function openPaymentWindow() {
+      if (v2) {
+        openPortOneWindow();
+        return;
+      }
       try {
         window.IMP.init(merchantCode);
         window.IMP.request_pay(params, function (rsp) {
@@ -205,7 +237,8 @@
         openPaymentWindow();
         return;
       }
-      postJSON(prepareUrl, { merchant_uid: params.merchant_uid }, csrfToken(box)).then(
+      var merchantUid = v2 ? params.paymentId : params.merchant_uid;
+      postJSON(prepareUrl, { merchant_uid: merchantUid }, csrfToken(box)).then(
         function (reply) {
           if (!reply.ok) {
             fail(reply.data.message || MESSAGES.prepareFailed);

@@ -117,10 +117,10 @@ def test_resync_of_a_payment_iamport_now_files_under_another_order(admin_client,
 def test_resync_reports_an_order_the_services_refuse_to_move(admin_client, paid, monkeypatch):
     order, _ = paid
 
-    def refuse(**kwargs):
+    def refuse(payment):
         raise OrderError("환불 합계는 줄어들 수 없습니다.")
 
-    monkeypatch.setattr("payments.admin.common.payment_sync", refuse)
+    monkeypatch.setattr("payments.admin.common.payment_resync", refuse)
     response = admin_client.post(reverse("admin:shop_order_resync", args=[order.pk]))
 
     assert response.status_code == 302

@@ -621,18 +621,6 @@ def test_the_time_budget_cuts_the_timeout(rsps, client, monkeypatch):
 
 
 # --- configuration --------------------------------------------------------------------------
-def test_get_client_works_before_the_settings_exist(settings):
-    for name in ("PORTONE_API_URL", "PORTONE_API_SECRET"):
-        if hasattr(settings, name):
-            delattr(settings, name)
-
-    client = get_client()
-
-    assert client.base_url == API
-    assert client.api_secret == ""
-    assert get_client() is client
-
-
 def test_get_client_reads_the_settings(settings):
     settings.PORTONE_API_URL = "http://127.0.0.1:9/v2"
     settings.PORTONE_API_SECRET = "s3cret"

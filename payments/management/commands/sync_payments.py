@@ -34,15 +34,15 @@ from django.utils import timezone
 from guard.locks import exclusive
 from payments.client import IamportError, time_budget
 from payments.models import Payment
-from payments.services import payment_sync
+from payments.services import payment_resync
 from payments.services.deadlines import order_reconcile, orders_to_reconcile
+from payments.services.records import REFUSED
 from payments.services.refunds import refund_settle, refunds_in_flight
 from shop.ids import is_merchant_uid
 from shop.mail import mail_send_due
 from shop.models import Order
 
 LOCK_NAME = "sync_payments"
-REFUSED = [Payment.Verdict.FORGED, Payment.Verdict.DUPLICATE, Payment.Verdict.UNFULFILLABLE]
 
 
 class Command(BaseCommand):
@@ -141,7 +141,7 @@ class Command(BaseCommand):
             retried += 1
             try:
                 with time_budget(settings.IAMPORT_REQUEST_BUDGET):
-                    result = payment_sync(imp_uid=payment.imp_uid)
+                    result = payment_resync(payment)
             except IamportError as exc:
                 self.stderr.write(f"{payment.imp_uid}: Iamport failed: {exc.message}")
                 continue
