@@ -25,8 +25,8 @@ How V2 maps onto the shop's payment (V1 wording):
 - `method.type` becomes the V1 pay-method code; an easy-pay wallet (Kakao Pay, Toss Pay, ...)
   is "point", the code Iamport reports for such payments, and the wallet itself is told by
   `pg_provider` (the channel's PG, lowercased: "kakaopay", "tosspayments", "kcp_v2", ...);
-- `vbank_code` and `vbank_name` both hold PortOne's bank code ("SHINHAN"): V2 sends no bank
-  name;
+- `vbank_code` holds PortOne's bank code ("SHINHAN"), `vbank_name` the bank's name
+  (신한은행, `payments.banks`): V2 sends no bank name;
 - `channel` is the channel's mode, "LIVE" or "TEST";
 - `customData` is the browser's JSON as a string: kept untouched in `raw`, never trusted.
 """
@@ -45,6 +45,7 @@ import requests
 from django.conf import settings
 
 from guard.text import storable_json
+from payments import banks
 
 # The number and text helpers are the V1 client's own, so that both APIs are read alike.
 from payments.client import (
@@ -236,7 +237,7 @@ def _vbank(status: str, method: dict[str, Any]) -> dict[str, Any]:
         raise IamportBadResponse("the issued virtual account has no accountNumber")
     return {
         "vbank_code": _str(method, "bank"),
-        "vbank_name": _str(method, "bank"),
+        "vbank_name": banks.name_of_v2(_str(method, "bank")),
         "vbank_num": _str(method, "accountNumber"),
         "vbank_holder": _str(method, "remitteeName"),
         "vbank_date": _time(method, "expiredAt"),

@@ -25,7 +25,9 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     import os
 
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "IAMPORT_", "SHOP_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "IAMPORT_", "SHOP_", "PORTONE_", "PAYMENTS_"))
     }
     clean.update(env, DJANGO_ENV_FILE="/dev/null", DATABASE_URL="sqlite:///:memory:")
     clean.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -188,7 +188,7 @@ def test_issued_virtual_account(rsps, client):
     assert payment.status == PaymentStatus.READY
     assert payment.is_issued_virtual_account and payment.holds_money
     assert not payment.is_funded_virtual_account
-    assert (payment.vbank_code, payment.vbank_name) == ("SHINHAN", "SHINHAN")
+    assert (payment.vbank_code, payment.vbank_name) == ("SHINHAN", "신한은행")
     assert (payment.vbank_num, payment.vbank_holder) == ("56211234567890", "신발가게")
     # "2024-04-28T00:00:00+09:00" is midnight in Seoul, kept in UTC.
     assert payment.vbank_date == datetime(2024, 4, 27, 15, 0, tzinfo=UTC)
