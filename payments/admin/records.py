@@ -134,7 +134,14 @@ class PaymentAdmin(PaymentNames, ReadOnlyAdmin):
         "pg_display",
         "created_display",
     ]
-    list_filter = ["status", "verdict", PaymentPayMethodFilter, PaymentPgFilter, "created_at"]
+    list_filter = [
+        "status",
+        "verdict",
+        PaymentPayMethodFilter,
+        PaymentPgFilter,
+        "api",
+        "created_at",
+    ]
     search_fields = [
         "imp_uid",
         "merchant_uid",
@@ -153,6 +160,7 @@ class PaymentAdmin(PaymentNames, ReadOnlyAdmin):
             {
                 "fields": [
                     "imp_uid",
+                    "api",
                     "order_link",
                     "merchant_uid",
                     "status_badge",
@@ -362,8 +370,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "outcome_badge",
         "remote_addr",
     ]
-    list_filter = ["outcome", "received_at"]
-    search_fields = ["imp_uid", "merchant_uid"]
+    list_filter = ["outcome", "api", "received_at"]
+    search_fields = ["imp_uid", "merchant_uid", "webhook_id"]
     date_hierarchy = "received_at"
     actions = ["reprocess_selected"]
     fieldsets = [
@@ -372,6 +380,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
             {
                 "fields": [
                     "received_at",
+                    "api",
+                    "webhook_id",
                     "remote_addr",
                     "imp_uid_display",
                     "merchant_uid_display",

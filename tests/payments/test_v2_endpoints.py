@@ -524,3 +524,42 @@ def test_reconciliation_finds_nothing_when_portone_has_no_payment(portone, order
     portone.not_found(order.merchant_uid)
 
     assert payment_sync_order(order=order) is None
+
+
+# --- the admin's "다시 처리" of a V2 delivery -------------------------------------------------
+def reprocess(admin_client, delivery: WebhookDelivery):
+    return admin_client.post(
+        reverse("admin:payments_webhookdelivery_changelist"),
+        {"action": "reprocess_selected", "_selected_action": [str(delivery.pk)]},
+    )
+
+
+def test_a_verified_v2_delivery_that_failed_is_synced_again_by_its_payment_id(
+    admin_client, client, portone, order
+):
+    portone.rsps.get(API + f"payments/{order.merchant_uid}", status=503, json={"type": "X"})
+    body = webhook_body("Transaction.Paid", order.merchant_uid)
+    assert deliver(client, body, **signed_headers(body)).status_code == 502
+    delivery = WebhookDelivery.objects.get()
+    portone.payment(order.merchant_uid, amount=12000)
+
+    reprocess(admin_client, delivery)
+
+    delivery = reload(delivery)
+    assert delivery.outcome == WebhookDelivery.Outcome.PROCESSED
+    assert "before: error" in delivery.detail
+    assert reload(order).status == Order.Status.PAID
+
+
+def test_a_v2_delivery_whose_signature_never_held_stays_rejected(
+    admin_client, client, portone, order
+):
+    body = webhook_body("Transaction.Paid", order.merchant_uid)
+    deliver(client, tampered(body), **signed_headers(body))
+    delivery = WebhookDelivery.objects.get()
+
+    reprocess(admin_client, delivery)
+
+    assert reload(delivery).outcome == WebhookDelivery.Outcome.REJECTED
+    assert not portone.rsps.calls
+    assert reload(order).status == Order.Status.PENDING
