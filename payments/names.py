@@ -13,8 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from shop.selectors import pay_method_label
 
 # Codes as Iamport (PortOne V1) reports them in `pg_provider`; several are older names of one PG.
+# V2's names of the same PGs (TOSSPAYMENTS, KAKAOPAY, NICE_V2, ...) lowercased are among them.
 PG_NAMES = {
     "html5_inicis": _("KG이니시스"),
+    # PortOne V2 reports the channel's PG (`channel.pgProvider`), lowercased here.
+    "inicis_v2": _("KG이니시스"),
+    "kcp_v2": _("NHN KCP"),
     "inicis": _("KG이니시스"),
     "inicis_unified": _("KG이니시스"),
     "kcp": _("NHN KCP"),
