@@ -49,6 +49,10 @@ _BY_CODE = {bank.code: bank for bank in BANKS}
 _BY_V2 = {bank.v2: bank for bank in BANKS}
 
 
+def is_code(code: str) -> bool:
+    return code in _BY_CODE
+
+
 def v2_code(code: str) -> str:
     """ "088" -> "SHINHAN"; KeyError for a code the refund form does not offer."""
     return _BY_CODE[code].v2

@@ -154,12 +154,7 @@ class PortOneGateway:
     api = Api.V2
 
     def find(self, ref: str) -> IamportPayment:
-        remote = portone_v2.get_client().find_payment(ref)
-        if remote is None:
-            raise portone_v2.PortOneNotFound(
-                "no such payment", error_type="PAYMENT_NOT_FOUND", http_status=404
-            )
-        return remote
+        return portone_v2.get_client().get_payment(ref)
 
     def ref(self, payment: Payment | IamportPayment) -> str:
         return payment.merchant_uid

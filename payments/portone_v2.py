@@ -324,15 +324,18 @@ class PortOneClient:
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json"})
 
+    def get_payment(self, payment_id: str) -> IamportPayment:
+        """The payment; PortOneNotFound (with PortOne's message) when there is none."""
+        return payment_from_api(self._send("GET", f"payments/{_path(payment_id)}"))
+
     def find_payment(self, payment_id: str) -> IamportPayment | None:
         """The payment, or None when PortOne knows no payment of that id."""
         try:
-            data = self._send("GET", f"payments/{_path(payment_id)}")
+            return self.get_payment(payment_id)
         except PortOneNotFound as exc:
             if exc.type == "PAYMENT_NOT_FOUND":
                 return None
             raise
-        return payment_from_api(data)
 
     def cancel(
         self,

@@ -21,8 +21,14 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from payments import gateways
 from payments.models import Payment
-from payments.services.sync import SyncResult, payment_resync, payment_sync_order
+from payments.services.sync import (
+    SyncResult,
+    payment_release_replaced,
+    payment_resync,
+    payment_sync_order,
+)
 from shop import services as shop_services
 from shop.models import Order
 
@@ -92,4 +98,7 @@ def _sync_held_account(order: Order, result: SyncResult | None) -> SyncResult | 
     held = accepted.first()
     if held is None:
         return result
-    return payment_resync(held)
+    try:
+        return payment_resync(held)
+    except gateways.AttemptReplaced:
+        return payment_release_replaced(held)

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from payments import gateways
+from payments import banks, gateways
 from payments.client import (
     IamportError,
     IamportNotFound,
@@ -128,7 +128,8 @@ def payment_refund(
             amount=amount,
             checksum=target.balance,
             reason=reason.strip(),
-            key=request_key,
+            # One refund row is one request: a retry of it is the same cancel to PortOne.
+            key=f"shop-refund-{refund.pk:08d}",
             refund_account=refund_account,
         )
     except IamportRejected as exc:
@@ -176,6 +177,8 @@ def _check_request(
         )
     if target.needs_refund_account and not refund_account:
         raise RefundError(_("가상계좌 결제는 환불받을 계좌를 입력해야 환불할 수 있습니다."))
+    if refund_account and not banks.is_code(refund_account.get("refund_bank", "")):
+        raise RefundError(_("환불 계좌의 은행을 목록에서 골라 주세요."))
     return target
 
 

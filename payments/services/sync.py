@@ -32,6 +32,7 @@ from payments.client import (
     IamportPayment,
     PaymentStatus,
 )
+from payments.locks import lock_payment
 from payments.models import Payment
 from payments.services.cancels import (
     CANCEL_REASONS,
@@ -179,13 +180,36 @@ def payment_sync_v2(*, payment_id: str) -> SyncResult:
 
 
 def payment_resync(payment: Payment) -> SyncResult:
-    """Sync a stored payment again through the API it was made through (`Payment.api`)."""
+    """Sync a stored payment again through the API it was made through (`Payment.api`).
+
+    Raises `gateways.AttemptReplaced` (an IamportNotFound) when PortOne V2 now answers the
+    payment's paymentId with a newer attempt: the stored one cannot be read any more."""
     gateway = gateways.gateway_of(payment)
-    return _sync(gateway, gateway.ref(payment), None)
+    return _sync_remote(gateway.api, gateway.find_record(payment), None)
+
+
+def payment_release_replaced(payment: Payment) -> SyncResult:
+    """A virtual account PortOne V2 no longer shows (a newer attempt under the same paymentId
+    replaced it) whose own deadline has passed: the order it held is released, as a sync of the
+    expired account would release it. Nothing else is decided without PortOne's word."""
+    with transaction.atomic():
+        locked = lock_order(payment.order_id)
+        payment = lock_payment(payment.pk)
+        order = locked.order
+        expired = payment.vbank_date is not None and payment.vbank_date <= timezone.now()
+        held = payment.verdict == Verdict.ACCEPTED and order.status == OrderStatus.AWAITING_DEPOSIT
+        if not (expired and held):
+            return _current(order, payment)
+        _release(locked, payment)
+        payment.save(update_fields=["verdict", "verdict_reason", "updated_at"])
+    return SyncResult(SyncOutcome.NOT_PAID, DEPOSIT_EXPIRED_MESSAGE, order, payment)
 
 
 def _sync(gateway: gateways.Gateway, ref: str, merchant_uid: str | None) -> SyncResult:
-    remote = gateway.find(ref)
+    return _sync_remote(gateway.api, gateway.find(ref), merchant_uid)
+
+
+def _sync_remote(api: str, remote: IamportPayment, merchant_uid: str | None) -> SyncResult:
     if merchant_uid is not None and remote.merchant_uid != merchant_uid:
         logger.warning(
             "payment %s belongs to %s, not to %s as the caller said",
@@ -194,7 +218,7 @@ def _sync(gateway: gateways.Gateway, ref: str, merchant_uid: str | None) -> Sync
             merchant_uid,
         )
         return SyncResult(SyncOutcome.MISMATCH, MESSAGES[SyncOutcome.MISMATCH])
-    decided = _decide_under_lock(remote, gateway.api)
+    decided = _decide_under_lock(remote, api)
     if decided is None:
         logger.warning(
             "payment %s: merchant_uid %s is not ours", remote.imp_uid, remote.merchant_uid

@@ -3,6 +3,10 @@
 An expired account releases its order back to pending (payable again); a late deposit is then
 honoured, or given back when the order was paid otherwise or closed. Pending orders nobody
 paid are closed after SHOP_PENDING_ORDER_MAX_AGE_DAYS, once Iamport confirms it holds nothing.
+
+Each test taking `api` runs twice, against Iamport (V1) and against PortOne V2 (tests/payments/
+apis.py); the helpers take either that or the V1 fake `iamport`, for the two scenarios V2
+cannot have.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from payments.services import SyncOutcome, payment_sync
 from payments.services.cancels import MANUAL_REFUND_NOTE
 from shop.models import Order, OutgoingMail
 from tests.conftest import load_fixture
+from tests.payments import apis
 
 pytestmark = pytest.mark.django_db
 
 VBANK = "imp_000000000001"
 CARD = "imp_000000000002"
 Status = Order.Status
+api = apis.api  # the tests taking it run once per API
 
 
 def run(*args: str) -> tuple[str, str]:
@@ -49,33 +55,44 @@ def expired_mails(order: Order) -> list[OutgoingMail]:
     return list(OutgoingMail.objects.filter(order=order, key__startswith="order_deposit_expired:"))
 
 
-@pytest.fixture
-def awaiting(iamport, order_factory):
+def issue_account(fake, order_factory) -> tuple[Order, dict]:
     """A 12,000 won order with a virtual account issued through the sync (deadline ahead)."""
     order = order_factory(price=12000, pay_method="vbank")
-    vbank = iamport.payment(order.merchant_uid, imp_uid=VBANK, fixture="payment_vbank_ready")
-    assert payment_sync(imp_uid=VBANK).outcome == SyncOutcome.AWAITING_DEPOSIT
+    vbank = fake.payment(order.merchant_uid, imp_uid=VBANK, fixture="payment_vbank_ready")
+    sync = fake.sync if isinstance(fake, apis.Api) else payment_sync
+    assert sync(imp_uid=VBANK).outcome == SyncOutcome.AWAITING_DEPOSIT
     return reload(order), vbank
 
 
-def let_the_deadline_pass(iamport, order: Order, vbank: dict, *, ago=timedelta(hours=1)) -> dict:
+@pytest.fixture
+def awaiting(api, order_factory):
+    return issue_account(api, order_factory)
+
+
+@pytest.fixture
+def awaiting_v1(iamport, order_factory):
+    return issue_account(iamport, order_factory)
+
+
+def let_the_deadline_pass(fake, order: Order, vbank: dict, *, ago=timedelta(hours=1)) -> dict:
     """Time passes: the account's deadline is now behind us, at Iamport and in our records."""
     due = timezone.now() - ago
     Order.objects.filter(pk=order.pk, status=Status.AWAITING_DEPOSIT).update(deposit_due=due)
     Payment.objects.filter(imp_uid=vbank["imp_uid"]).update(vbank_date=due)
-    return iamport.replace_payment(vbank, vbank_date=int(due.timestamp()))
+    return fake.replace_payment(vbank, vbank_date=int(due.timestamp()))
 
 
-def deposit(iamport, vbank: dict) -> dict:
+def deposit(fake, vbank: dict) -> dict:
     """The buyer deposits into the account (Iamport now reports it paid)."""
-    return iamport.replace_payment(vbank, status="paid", paid_at=int(timezone.now().timestamp()))
+    return fake.replace_payment(vbank, status="paid", paid_at=int(timezone.now().timestamp()))
 
 
-def card_payment(iamport, order: Order) -> dict:
-    return iamport.payment(order.merchant_uid, imp_uid=CARD)
+def card_payment(fake, order: Order) -> dict:
+    return fake.payment(order.merchant_uid, imp_uid=CARD)
 
 
 def webhook(imp_uid: str):
+    """Iamport's (V1) notification."""
     return Client().post(
         "/payments/webhook/", json.dumps({"imp_uid": imp_uid}), content_type="application/json"
     )
@@ -93,10 +110,10 @@ def assert_released(order: Order) -> None:
 
 
 # --- an expired virtual account, found by sync_payments ------------------------------------
-def test_sync_payments_releases_an_order_whose_account_expired(iamport, awaiting):
+def test_sync_payments_releases_an_order_whose_account_expired(api, awaiting):
     order, vbank = awaiting
-    vbank = let_the_deadline_pass(iamport, order, vbank)
-    iamport.find(order.merchant_uid, newest=vbank, paid=None)
+    vbank = let_the_deadline_pass(api, order, vbank)
+    api.find(order.merchant_uid, newest=vbank, paid=None)
 
     out, err = run()
 
@@ -104,13 +121,13 @@ def test_sync_payments_releases_an_order_whose_account_expired(iamport, awaiting
     assert f"{order.merchant_uid}: awaiting_deposit -> pending" in out
     assert "1 virtual accounts expired" in out
     assert_released(order)
-    assert not iamport.calls("POST", "payments/cancel")  # a late deposit may still come
+    assert not api.cancels()  # a late deposit may still come
 
 
-def test_a_second_run_releases_nothing_more_and_mails_once(iamport, awaiting):
+def test_a_second_run_releases_nothing_more_and_mails_once(api, awaiting):
     order, vbank = awaiting
-    vbank = let_the_deadline_pass(iamport, order, vbank)
-    iamport.find(order.merchant_uid, newest=vbank, paid=None)
+    vbank = let_the_deadline_pass(api, order, vbank)
+    api.find(order.merchant_uid, newest=vbank, paid=None)
     run()
 
     out, _ = run()
@@ -119,10 +136,10 @@ def test_a_second_run_releases_nothing_more_and_mails_once(iamport, awaiting):
     assert_released(order)
 
 
-def test_a_deposit_that_already_arrived_wins_over_the_deadline(iamport, awaiting):
+def test_a_deposit_that_already_arrived_wins_over_the_deadline(api, awaiting):
     order, vbank = awaiting
-    vbank = deposit(iamport, let_the_deadline_pass(iamport, order, vbank))
-    iamport.find(order.merchant_uid, newest=vbank, paid=vbank)
+    vbank = deposit(api, let_the_deadline_pass(api, order, vbank))
+    api.find(order.merchant_uid, newest=vbank, paid=vbank)
 
     out, _ = run()
 
@@ -131,11 +148,11 @@ def test_a_deposit_that_already_arrived_wins_over_the_deadline(iamport, awaiting
     assert not expired_mails(order)
 
 
-def test_an_account_that_expired_long_ago_is_found_beyond_the_days_looked_back(iamport, awaiting):
+def test_an_account_that_expired_long_ago_is_found_beyond_the_days_looked_back(api, awaiting):
     order, vbank = awaiting
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=30))
-    vbank = let_the_deadline_pass(iamport, order, vbank, ago=timedelta(days=27))
-    iamport.find(order.merchant_uid, newest=vbank, paid=None)
+    vbank = let_the_deadline_pass(api, order, vbank, ago=timedelta(days=27))
+    api.find(order.merchant_uid, newest=vbank, paid=None)
 
     out, _ = run("--days", "7")
 
@@ -147,8 +164,9 @@ def test_an_account_that_expired_long_ago_is_found_beyond_the_days_looked_back(i
     assert f"{order.merchant_uid}: pending -> cancelled" in again
 
 
-def test_the_account_is_asked_for_when_a_newer_attempt_hides_it(iamport, awaiting):
-    order, vbank = awaiting
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
+def test_the_account_is_asked_for_when_a_newer_attempt_hides_it(iamport, awaiting_v1):
+    order, vbank = awaiting_v1
     let_the_deadline_pass(iamport, order, vbank)
     failed = {**load_fixture("payment_failed")["response"], "merchant_uid": order.merchant_uid}
     failed["imp_uid"] = "imp_000000000009"
@@ -162,10 +180,10 @@ def test_the_account_is_asked_for_when_a_newer_attempt_hides_it(iamport, awaitin
     assert_released(order)
 
 
-def test_nothing_is_released_while_iamport_cannot_be_asked(iamport, awaiting):
+def test_nothing_is_released_while_iamport_cannot_be_asked(api, awaiting):
     order, vbank = awaiting
-    let_the_deadline_pass(iamport, order, vbank)
-    iamport.find(order.merchant_uid, paid=requests.ConnectionError("down"))
+    let_the_deadline_pass(api, order, vbank)
+    api.find(order.merchant_uid, paid=requests.ConnectionError("down"))
 
     out, err = run()
 
@@ -174,50 +192,50 @@ def test_nothing_is_released_while_iamport_cannot_be_asked(iamport, awaiting):
     assert not expired_mails(order)
 
 
-def test_an_account_whose_deadline_iamport_extended_is_kept(iamport, awaiting):
+def test_an_account_whose_deadline_iamport_extended_is_kept(api, awaiting):
     order, vbank = awaiting
-    let_the_deadline_pass(iamport, order, vbank)
-    extended = iamport.replace_payment(vbank)  # Iamport's deadline is still ahead
-    iamport.find(order.merchant_uid, newest=extended, paid=None)
+    let_the_deadline_pass(api, order, vbank)
+    extended = api.replace_payment(vbank)  # Iamport's deadline is still ahead
+    api.find(order.merchant_uid, newest=extended, paid=None)
 
     out, _ = run()
 
     assert "0 changed" in out
     assert reload(order).status == Status.AWAITING_DEPOSIT
-    assert len(iamport.calls("GET", f"payments/{VBANK}")) == 2  # issued, then once this run
+    assert api.lookups(VBANK) == 1 + api.lookups_per_reconcile  # issued, then once this run
 
 
 # --- an expired virtual account, seen by the sync (webhook, callback) -----------------------
-def test_syncing_an_expired_account_releases_its_order(iamport, awaiting):
+def test_syncing_an_expired_account_releases_its_order(api, awaiting):
     order, vbank = awaiting
-    let_the_deadline_pass(iamport, order, vbank)
+    let_the_deadline_pass(api, order, vbank)
 
-    result = payment_sync(imp_uid=VBANK)
+    result = api.sync(VBANK)
 
     assert result.outcome == SyncOutcome.NOT_PAID
     assert "입금 기한" in result.message
     assert_released(order)
-    again = payment_sync(imp_uid=VBANK)
+    again = api.sync(VBANK)
     assert again.outcome == SyncOutcome.NOT_PAID
     assert_released(order)  # still one mail
 
 
-def test_a_webhook_for_an_expired_account_releases_its_order(iamport, awaiting):
+def test_a_webhook_for_an_expired_account_releases_its_order(api, awaiting):
     order, vbank = awaiting
-    let_the_deadline_pass(iamport, order, vbank)
+    let_the_deadline_pass(api, order, vbank)
 
-    reply = webhook(VBANK)
+    reply = api.webhook(VBANK)
 
     assert reply.status_code == 200
     assert_released(order)
 
 
-def test_an_account_already_expired_when_first_seen_is_not_offered(iamport, order_factory):
+def test_an_account_already_expired_when_first_seen_is_not_offered(api, order_factory):
     order = order_factory(price=12000, pay_method="vbank")
     past = int((timezone.now() - timedelta(minutes=5)).timestamp())
-    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready", vbank_date=past)
+    api.payment(order.merchant_uid, fixture="payment_vbank_ready", vbank_date=past)
 
-    result = payment_sync(imp_uid="imp_123456789012")
+    result = api.sync("imp_123456789012")
 
     assert result.outcome == SyncOutcome.NOT_PAID
     order = reload(order)
@@ -226,13 +244,13 @@ def test_an_account_already_expired_when_first_seen_is_not_offered(iamport, orde
 
 
 # --- a deposit after the release ------------------------------------------------------------
-def test_a_late_deposit_still_pays_the_released_order(iamport, awaiting):
+def test_a_late_deposit_still_pays_the_released_order(api, awaiting):
     order, vbank = awaiting
-    vbank = let_the_deadline_pass(iamport, order, vbank)
-    payment_sync(imp_uid=VBANK)
-    deposit(iamport, vbank)
+    vbank = let_the_deadline_pass(api, order, vbank)
+    api.sync(VBANK)
+    deposit(api, vbank)
 
-    reply = webhook(VBANK)
+    reply = api.webhook(VBANK)
 
     assert reply.status_code == 200
     order = reload(order)
@@ -240,19 +258,20 @@ def test_a_late_deposit_still_pays_the_released_order(iamport, awaiting):
     assert Payment.objects.get(imp_uid=VBANK).verdict == Payment.Verdict.ACCEPTED
 
 
-def test_a_released_order_can_be_paid_by_card(iamport, awaiting):
+def test_a_released_order_can_be_paid_by_card(api, awaiting):
     order, vbank = awaiting
-    let_the_deadline_pass(iamport, order, vbank)
-    payment_sync(imp_uid=VBANK)
-    card_payment(iamport, order)
+    let_the_deadline_pass(api, order, vbank)
+    api.sync(VBANK)
+    card_payment(api, order)
 
-    assert payment_sync(imp_uid=CARD, merchant_uid=order.merchant_uid).outcome == SyncOutcome.PAID
+    assert api.sync(CARD, merchant_uid=order.merchant_uid).outcome == SyncOutcome.PAID
     assert reload(order).status == Status.PAID
-    assert not iamport.calls("POST", "payments/cancel")  # the expired account held nothing
+    assert not api.cancels()  # the expired account held nothing
 
 
-def test_a_late_deposit_for_an_order_paid_by_card_is_flagged_for_refund(iamport, awaiting):
-    order, vbank = awaiting
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
+def test_a_late_deposit_for_an_order_paid_by_card_is_flagged_for_refund(iamport, awaiting_v1):
+    order, vbank = awaiting_v1
     vbank = let_the_deadline_pass(iamport, order, vbank)
     payment_sync(imp_uid=VBANK)
     card_payment(iamport, order)
@@ -270,14 +289,14 @@ def test_a_late_deposit_for_an_order_paid_by_card_is_flagged_for_refund(iamport,
     assert order.status == Status.PAID and order.lines.get().product.stock == 9
 
 
-def test_a_late_deposit_for_a_closed_order_is_flagged_for_refund(iamport, awaiting):
+def test_a_late_deposit_for_a_closed_order_is_flagged_for_refund(api, awaiting):
     order, vbank = awaiting
-    vbank = let_the_deadline_pass(iamport, order, vbank)
-    payment_sync(imp_uid=VBANK)
+    vbank = let_the_deadline_pass(api, order, vbank)
+    api.sync(VBANK)
     Order.objects.filter(pk=order.pk).update(status=Status.CANCELLED)
-    deposit(iamport, vbank)
+    deposit(api, vbank)
 
-    webhook(VBANK)
+    api.webhook(VBANK)
 
     late = Payment.objects.get(imp_uid=VBANK)
     assert late.verdict == Payment.Verdict.DUPLICATE and MANUAL_REFUND_NOTE in late.verdict_reason
@@ -290,9 +309,9 @@ def make_old(order: Order, days: float) -> Order:
     return reload(order)
 
 
-def test_a_pending_order_nobody_paid_is_closed_after_the_max_age(iamport, order_factory):
+def test_a_pending_order_nobody_paid_is_closed_after_the_max_age(api, order_factory):
     order = make_old(order_factory(), 8)
-    iamport.find(order.merchant_uid)  # Iamport has no payment for it
+    api.find(order.merchant_uid)  # Iamport has no payment for it
 
     out, err = run()
 
@@ -302,12 +321,12 @@ def test_a_pending_order_nobody_paid_is_closed_after_the_max_age(iamport, order_
     order = reload(order)
     assert order.status == Status.CANCELLED
     assert order.status_message == "7일 동안 결제되지 않아 주문을 닫았습니다."
-    assert iamport.calls("GET", f"payments/find/{order.merchant_uid}/paid")
+    assert api.asked_for_order(order.merchant_uid)
 
 
-def test_a_younger_pending_order_stays_open(iamport, order_factory):
+def test_a_younger_pending_order_stays_open(api, order_factory):
     order = make_old(order_factory(), 6)
-    iamport.find(order.merchant_uid)
+    api.find(order.merchant_uid)
 
     out, _ = run()
 
@@ -315,19 +334,19 @@ def test_a_younger_pending_order_stays_open(iamport, order_factory):
     assert reload(order).status == Status.PENDING
 
 
-def test_the_max_age_is_a_setting(iamport, order_factory, settings):
+def test_the_max_age_is_a_setting(api, order_factory, settings):
     settings.SHOP_PENDING_ORDER_MAX_AGE_DAYS = 2
     order = make_old(order_factory(), 3)
-    iamport.find(order.merchant_uid)
+    api.find(order.merchant_uid)
 
     run()
 
     assert reload(order).status_message == "2일 동안 결제되지 않아 주문을 닫았습니다."
 
 
-def test_old_pending_orders_are_found_beyond_the_days_looked_back(iamport, order_factory):
+def test_old_pending_orders_are_found_beyond_the_days_looked_back(api, order_factory):
     order = make_old(order_factory(), 40)
-    iamport.find(order.merchant_uid)
+    api.find(order.merchant_uid)
 
     out, _ = run("--days", "7")
 
@@ -335,11 +354,11 @@ def test_old_pending_orders_are_found_beyond_the_days_looked_back(iamport, order
     assert reload(order).status == Status.CANCELLED
 
 
-def test_an_old_order_iamport_has_a_payment_for_is_synced_not_closed(iamport, order_factory):
+def test_an_old_order_iamport_has_a_payment_for_is_synced_not_closed(api, order_factory):
     order = make_old(order_factory(price=12000), 8)
     paid = {**load_fixture("payment_paid")["response"], "merchant_uid": order.merchant_uid}
-    iamport.find(order.merchant_uid, paid=paid)
-    iamport.payment(order.merchant_uid)
+    api.find(order.merchant_uid, paid=paid)
+    api.payment(order.merchant_uid)
 
     out, _ = run()
 
@@ -347,9 +366,9 @@ def test_an_old_order_iamport_has_a_payment_for_is_synced_not_closed(iamport, or
     assert reload(order).status == Status.PAID
 
 
-def test_an_old_order_is_not_closed_while_iamport_cannot_be_asked(iamport, order_factory):
+def test_an_old_order_is_not_closed_while_iamport_cannot_be_asked(api, order_factory):
     order = make_old(order_factory(), 8)
-    iamport.find(order.merchant_uid, paid=requests.ConnectionError("down"))
+    api.find(order.merchant_uid, paid=requests.ConnectionError("down"))
 
     out, _ = run()
 
@@ -357,28 +376,28 @@ def test_an_old_order_is_not_closed_while_iamport_cannot_be_asked(iamport, order
     assert reload(order).status == Status.PENDING
 
 
-def test_a_payment_for_an_order_closed_unpaid_is_refunded(iamport, order_factory):
+def test_a_payment_for_an_order_closed_unpaid_is_refunded(api, order_factory):
     order = make_old(order_factory(price=12000), 8)
-    iamport.find(order.merchant_uid)
+    api.find(order.merchant_uid)
     run()
-    late = card_payment(iamport, order)
-    iamport.cancel_ok(late, 12000)
+    late = card_payment(api, order)
+    api.cancel_ok(late, 12000)
 
-    result = payment_sync(imp_uid=CARD)
+    result = api.sync(CARD)
 
     assert result.outcome == SyncOutcome.DUPLICATE
-    [cancel] = iamport.calls("POST", "payments/cancel")
-    assert (iamport.body(cancel)["imp_uid"], iamport.body(cancel)["amount"]) == (CARD, 12000)
+    [cancel] = api.cancels()
+    assert (cancel.imp_uid, cancel.amount) == (CARD, 12000)
     order = reload(order)
     assert order.status == Status.CANCELLED and order.lines.get().product.stock == 10
 
 
-def test_a_released_order_gets_the_full_age_from_its_deadline(iamport, awaiting):
+def test_a_released_order_gets_the_full_age_from_its_deadline(api, awaiting):
     """Created long ago, released just now: the buyer was just told to pay again."""
     order, vbank = awaiting
     make_old(order, 20)
-    vbank = let_the_deadline_pass(iamport, order, vbank)
-    iamport.find(order.merchant_uid, newest=vbank, paid=None)
+    vbank = let_the_deadline_pass(api, order, vbank)
+    api.find(order.merchant_uid, newest=vbank, paid=None)
 
     first, _ = run()
     second, _ = run()
@@ -387,15 +406,15 @@ def test_a_released_order_gets_the_full_age_from_its_deadline(iamport, awaiting)
     assert "0 changed" in second
     assert reload(order).status == Status.PENDING
     # Its age counts from the account's deadline: past the max age after it, it is closed.
-    let_the_deadline_pass(iamport, order, vbank, ago=timedelta(days=8))
+    let_the_deadline_pass(api, order, vbank, ago=timedelta(days=8))
     third, _ = run()
     assert f"{order.merchant_uid}: pending -> cancelled" in third
 
 
-def test_the_merchant_uid_option_applies_the_deadlines_to_that_order(iamport, order_factory):
+def test_the_merchant_uid_option_applies_the_deadlines_to_that_order(api, order_factory):
     order = make_old(order_factory(), 8)
     other = make_old(order_factory(), 8)
-    iamport.find(order.merchant_uid)
+    api.find(order.merchant_uid)
 
     out, _ = run("--merchant-uid", order.merchant_uid)
 

@@ -1,4 +1,8 @@
-"""The one synchronisation service: every verdict it can reach, and its idempotency."""
+"""The one synchronisation service: every verdict it can reach, and its idempotency.
+
+Each test taking `api` runs twice, against Iamport (V1) and against PortOne V2 (tests/payments/
+apis.py). The few taking `iamport` alone play scenarios V2 cannot have, each saying why.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ from payments.models import Payment, Refund
 from payments.services import SyncOutcome, payment_sync
 from shop.models import Order
 from tests.conftest import API, load_fixture
+from tests.payments import apis
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
 IMP = "imp_123456789012"
+api = apis.api  # the tests taking it run once per API
 
 
 @pytest.fixture
@@ -30,12 +36,12 @@ def reload(obj):
 
 
 def test_paid_with_equal_amount_marks_order_paid_and_takes_stock_once(
-    iamport, order, django_capture_on_commit_callbacks
+    api, order, django_capture_on_commit_callbacks
 ):
-    iamport.payment(order.merchant_uid)
+    api.payment(order.merchant_uid)
 
     with django_capture_on_commit_callbacks(execute=True):
-        result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+        result = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.PAID
     order = reload(order)
@@ -49,29 +55,30 @@ def test_paid_with_equal_amount_marks_order_paid_and_takes_stock_once(
         "paid",
         Payment.Verdict.ACCEPTED,
     )
-    assert payment.raw["pg_tid"].startswith("Stdpay")
+    assert payment.api == api.name
+    assert api.raw_pg_tid(payment.raw).startswith("Stdpay")
     assert len(mail.outbox) == 1
     assert order.number in mail.outbox[0].subject
 
 
-def test_repeated_sync_changes_nothing_more(iamport, order, django_capture_on_commit_callbacks):
-    iamport.payment(order.merchant_uid)
+def test_repeated_sync_changes_nothing_more(api, order, django_capture_on_commit_callbacks):
+    api.payment(order.merchant_uid)
     with django_capture_on_commit_callbacks(execute=True):
-        payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
-        again = payment_sync(imp_uid=IMP)
-        third = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+        api.sync(IMP, merchant_uid=order.merchant_uid)
+        again = api.sync(IMP)
+        third = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert again.outcome == third.outcome == SyncOutcome.PAID
     assert reload(order).lines.get().product.stock == 4
     assert Payment.objects.count() == 1
     assert len(mail.outbox) == 1
-    assert not iamport.calls("POST", "payments/cancel")
+    assert not api.cancels()
 
 
-def test_vbank_ready_stores_the_account_then_deposit_pays(iamport, order):
-    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
+def test_vbank_ready_stores_the_account_then_deposit_pays(api, order):
+    payment = api.payment(order.merchant_uid, fixture="payment_vbank_ready")
 
-    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+    result = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.AWAITING_DEPOSIT
     order = reload(order)
@@ -84,31 +91,31 @@ def test_vbank_ready_stores_the_account_then_deposit_pays(iamport, order):
     assert order.deposit_due is not None and order.deposit_due.timestamp() == 4102412399
     assert order.lines.get().product.stock == 5  # nothing taken before the money arrives
 
-    iamport.replace_payment(payment, status="paid", paid_at=1764300000)
-    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.PAID
+    api.replace_payment(payment, status="paid", paid_at=1764300000)
+    assert api.sync(IMP).outcome == SyncOutcome.PAID
     order = reload(order)
     assert order.status == Order.Status.PAID
     assert order.lines.get().product.stock == 4
 
 
-def test_a_stale_ready_after_the_deposit_does_not_move_anything_back(iamport, order):
-    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(payment, status="paid", paid_at=1764300000)
-    payment_sync(imp_uid=IMP)
+def test_a_stale_ready_after_the_deposit_does_not_move_anything_back(api, order):
+    payment = api.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    api.sync(IMP)
+    api.replace_payment(payment, status="paid", paid_at=1764300000)
+    api.sync(IMP)
 
-    iamport.replace_payment(payment)  # an out-of-order "ready" webhook arrives last
-    result = payment_sync(imp_uid=IMP)
+    api.replace_payment(payment)  # an out-of-order "ready" webhook arrives last
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.PAID
     assert reload(order).status == Order.Status.PAID
     assert Payment.objects.get().status == "paid"
 
 
-def test_failed_payment_leaves_the_order_payable_with_the_reason(iamport, order):
-    iamport.payment(order.merchant_uid, fixture="payment_failed")
+def test_failed_payment_leaves_the_order_payable_with_the_reason(api, order):
+    api.payment(order.merchant_uid, fixture="payment_failed")
 
-    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+    result = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.NOT_PAID
     assert result.message == "[F1002] 카드 한도 초과"
@@ -118,12 +125,12 @@ def test_failed_payment_leaves_the_order_payable_with_the_reason(iamport, order)
     assert Payment.objects.get().verdict == Payment.Verdict.FAILED
 
 
-def test_retry_after_a_failure_pays_the_same_order(iamport, order):
-    iamport.payment(order.merchant_uid, fixture="payment_failed")
-    payment_sync(imp_uid=IMP)
-    iamport.payment(order.merchant_uid, imp_uid="imp_000000000002")
+def test_retry_after_a_failure_pays_the_same_order(api, order):
+    api.payment(order.merchant_uid, fixture="payment_failed")
+    api.sync(IMP)
+    api.payment(order.merchant_uid, imp_uid="imp_000000000002")
 
-    result = payment_sync(imp_uid="imp_000000000002", merchant_uid=order.merchant_uid)
+    result = api.sync("imp_000000000002", merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.PAID
     order = reload(order)
@@ -131,19 +138,19 @@ def test_retry_after_a_failure_pays_the_same_order(iamport, order):
     assert order.payments.count() == 2
 
 
-def test_an_open_payment_window_is_not_paid_yet(iamport, order):
-    iamport.payment(order.merchant_uid, status="ready", paid_at=0)
+def test_an_open_payment_window_is_not_paid_yet(api, order):
+    api.payment(order.merchant_uid, status="ready", paid_at=0)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.NOT_PAID
     assert reload(order).status == Order.Status.PENDING
 
 
-def test_cancelled_before_we_saw_it_paid_cancels_the_order(iamport, order):
-    iamport.payment(order.merchant_uid, fixture="payment_cancelled")
+def test_cancelled_before_we_saw_it_paid_cancels_the_order(api, order):
+    api.payment(order.merchant_uid, fixture="payment_cancelled")
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.CANCELLED
     order = reload(order)
@@ -151,26 +158,24 @@ def test_cancelled_before_we_saw_it_paid_cancels_the_order(iamport, order):
     assert order.status_message == "고객 요청"
 
 
-def test_cancelled_after_payment_refunds_the_order(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(
-        payment, status="cancelled", cancel_amount=12000, cancelled_at=1764234000
-    )
+def test_cancelled_after_payment_refunds_the_order(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
+    api.replace_payment(payment, status="cancelled", cancel_amount=12000, cancelled_at=1764234000)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.REFUNDED
     order = reload(order)
     assert (order.status, order.refunded_amount) == (Order.Status.REFUNDED, 12000)
 
 
-def test_partial_cancel_from_the_console_partially_refunds(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(payment, cancel_amount=3000)
+def test_partial_cancel_from_the_console_partially_refunds(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
+    api.replace_payment(payment, cancel_amount=3000)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.REFUNDED
     order = reload(order)
@@ -178,28 +183,27 @@ def test_partial_cancel_from_the_console_partially_refunds(iamport, order):
     assert Payment.objects.get().cancel_amount == 3000
 
 
-def test_vbank_cancelled_before_deposit_cancels_the_order(iamport, order):
-    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(payment, status="cancelled", cancelled_at=1764234000)
+def test_vbank_cancelled_before_deposit_cancels_the_order(api, order):
+    payment = api.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    api.sync(IMP)
+    api.replace_payment(payment, status="cancelled", cancelled_at=1764234000)
 
-    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.CANCELLED
+    assert api.sync(IMP).outcome == SyncOutcome.CANCELLED
     assert reload(order).status == Order.Status.CANCELLED
 
 
 @pytest.mark.parametrize("paid_amount", [100, 11999, 12001, 120000])
-def test_amount_different_from_the_order_is_cancelled_at_iamport(iamport, order, paid_amount):
-    payment = iamport.payment(order.merchant_uid, amount=paid_amount)
-    iamport.cancel_ok(payment, paid_amount)
+def test_amount_different_from_the_order_is_cancelled_at_iamport(api, order, paid_amount):
+    payment = api.payment(order.merchant_uid, amount=paid_amount)
+    api.cancel_ok(payment, paid_amount)
 
-    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+    result = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.FORGED
-    [cancel] = iamport.calls("POST", "payments/cancel")
-    body = iamport.body(cancel)
-    assert body["imp_uid"] == IMP and body["merchant_uid"] == order.merchant_uid
-    assert body["amount"] == body["checksum"] == paid_amount
-    assert body["reason"]
+    [cancel] = api.cancels()
+    assert cancel.imp_uid == IMP and cancel.merchant_uid == order.merchant_uid
+    assert cancel.amount == cancel.checksum == paid_amount
+    assert cancel.reason
     order = reload(order)
     assert order.status == Order.Status.PENDING
     assert order.lines.get().product.stock == 5
@@ -214,30 +218,31 @@ def test_amount_different_from_the_order_is_cancelled_at_iamport(iamport, order,
     )
 
 
-def test_a_forged_payment_is_cancelled_only_once(iamport, order):
-    payment = iamport.payment(order.merchant_uid, amount=100)
-    cancelled = iamport.cancel_ok(payment, 100)
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(cancelled)
+def test_a_forged_payment_is_cancelled_only_once(api, order):
+    payment = api.payment(order.merchant_uid, amount=100)
+    cancelled = api.cancel_ok(payment, 100)
+    api.sync(IMP)
+    api.replace_payment(cancelled)
 
-    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
-
-    assert result.outcome == SyncOutcome.FORGED
-    assert len(iamport.calls("POST", "payments/cancel")) == 1
-
-
-def test_a_refused_cancel_of_a_forged_payment_rereads_it(iamport, order):
-    iamport.payment(order.merchant_uid, amount=100)
-    iamport.cancel_refused("이미 전액취소된 주문입니다.")
-
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.FORGED
-    assert len(iamport.calls("GET", f"payments/{IMP}")) == 2
+    assert len(api.cancels()) == 1
+
+
+def test_a_refused_cancel_of_a_forged_payment_rereads_it(api, order):
+    payment = api.payment(order.merchant_uid, amount=100)
+    api.cancel_refused(payment, "이미 전액취소된 주문입니다.", v2_type="PAYMENT_ALREADY_CANCELLED")
+
+    result = api.sync(IMP)
+
+    assert result.outcome == SyncOutcome.FORGED
+    assert api.lookups(IMP) == 2
     assert Refund.objects.count() == 0
     assert Payment.objects.get().verdict == Payment.Verdict.FORGED
 
 
+# V1 only: V2 is asked by paymentId, so it never answers with another order's payment.
 def test_someone_elses_imp_uid_changes_nothing(iamport, order, order_factory):
     other = order_factory(price=12000)
     iamport.payment(other.merchant_uid)
@@ -249,26 +254,27 @@ def test_someone_elses_imp_uid_changes_nothing(iamport, order, order_factory):
     assert not Payment.objects.exists()
 
 
-def test_a_payment_for_no_order_of_ours_changes_nothing(iamport, order):
-    iamport.payment("o20261127somebodyelse")
+def test_a_payment_for_no_order_of_ours_changes_nothing(api, order):
+    api.payment("o20261127somebodyelse")
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.NOT_OURS
     assert not Payment.objects.exists()
-    assert not iamport.calls("POST", "payments/cancel")
+    assert not api.cancels()
 
 
-def test_unknown_imp_uid_raises_not_found(iamport, order):
-    iamport.not_found("imp_nosuchpayment")
+def test_unknown_imp_uid_raises_not_found(api, order):
+    api.not_found("imp_nosuchpayment", order.merchant_uid)
 
     with pytest.raises(IamportNotFound) as caught:
-        payment_sync(imp_uid="imp_nosuchpayment", merchant_uid=order.merchant_uid)
+        api.sync("imp_nosuchpayment", merchant_uid=order.merchant_uid)
 
-    assert caught.value.message == "존재하지 않는 결제정보입니다."
+    assert caught.value.message == api.not_found_message  # the provider's own words
     assert reload(order).status == Order.Status.PENDING
 
 
+# V1 only: V2 refuses another payment for a paid paymentId.
 def test_a_second_payment_for_a_paid_order_is_refunded_as_duplicate(iamport, order):
     iamport.payment(order.merchant_uid)
     payment_sync(imp_uid=IMP)
@@ -284,22 +290,23 @@ def test_a_second_payment_for_a_paid_order_is_refunded_as_duplicate(iamport, ord
     assert order.status == Order.Status.PAID and order.lines.get().product.stock == 4
 
 
-def test_sold_out_while_paying_refunds_and_fails_the_order(iamport, order):
+def test_sold_out_while_paying_refunds_and_fails_the_order(api, order):
     product = order.lines.get().product
     product.stock = 0
     product.save()
-    payment = iamport.payment(order.merchant_uid)
-    iamport.cancel_ok(payment, 12000)
+    payment = api.payment(order.merchant_uid)
+    api.cancel_ok(payment, 12000)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.UNFULFILLABLE
-    assert len(iamport.calls("POST", "payments/cancel")) == 1
+    assert len(api.cancels()) == 1
     order = reload(order)
     assert order.status == Order.Status.FAILED and not order.stock_taken
     assert reload(product).stock == 0
 
 
+# V1 only: V2 refuses another payment for a paid paymentId.
 def test_a_forged_payment_for_a_paid_order_is_cancelled_and_the_order_stays_paid(iamport, order):
     iamport.payment(order.merchant_uid)
     payment_sync(imp_uid=IMP)
@@ -313,16 +320,17 @@ def test_a_forged_payment_for_a_paid_order_is_cancelled_and_the_order_stays_paid
     assert order.status == Order.Status.PAID and order.status_message == ""
 
 
-def test_a_repeated_virtual_account_notice_changes_nothing(iamport, order):
-    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
-    payment_sync(imp_uid=IMP)
+def test_a_repeated_virtual_account_notice_changes_nothing(api, order):
+    api.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    api.sync(IMP)
 
-    again = payment_sync(imp_uid=IMP)
+    again = api.sync(IMP)
 
     assert again.outcome == SyncOutcome.AWAITING_DEPOSIT
     assert Payment.objects.count() == 1
 
 
+# V1 only: V2 refuses another payment for a paid paymentId.
 def test_a_virtual_account_for_an_order_paid_otherwise_is_cancelled(iamport, order):
     iamport.payment(order.merchant_uid)
     payment_sync(imp_uid=IMP)
@@ -340,30 +348,31 @@ def test_a_virtual_account_for_an_order_paid_otherwise_is_cancelled(iamport, ord
     assert reload(order).status == Order.Status.PAID
 
 
-def test_an_issued_virtual_account_that_fails_cancels_the_order(iamport, order):
-    payment = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(
+def test_an_issued_virtual_account_that_fails_cancels_the_order(api, order):
+    payment = api.payment(order.merchant_uid, fixture="payment_vbank_ready")
+    api.sync(IMP)
+    api.replace_payment(
         payment, status="failed", fail_reason="입금 기한 만료", failed_at=1764500000
     )
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.CANCELLED
     order = reload(order)
     assert (order.status, order.status_message) == (Order.Status.CANCELLED, "입금 기한 만료")
 
 
-def test_a_failure_reported_twice_keeps_its_first_verdict(iamport, order):
-    iamport.payment(order.merchant_uid, fixture="payment_failed")
-    payment_sync(imp_uid=IMP)
+def test_a_failure_reported_twice_keeps_its_first_verdict(api, order):
+    api.payment(order.merchant_uid, fixture="payment_failed")
+    api.sync(IMP)
 
-    again = payment_sync(imp_uid=IMP)
+    again = api.sync(IMP)
 
     assert again.outcome == SyncOutcome.NOT_PAID
     assert Payment.objects.get().verdict == Payment.Verdict.FAILED
 
 
+# V1 only: V2 refuses another payment for a paid paymentId.
 def test_a_failed_attempt_on_a_paid_order_leaves_its_message_alone(iamport, order):
     iamport.payment(order.merchant_uid)
     payment_sync(imp_uid=IMP)
@@ -374,6 +383,7 @@ def test_a_failed_attempt_on_a_paid_order_leaves_its_message_alone(iamport, orde
     assert (order.status, order.status_message) == (Order.Status.PAID, "")
 
 
+# V1 only: V2 refuses another payment for a paid paymentId.
 def test_a_cancelled_stranger_payment_does_not_touch_a_paid_order(iamport, order):
     iamport.payment(order.merchant_uid)
     payment_sync(imp_uid=IMP)
@@ -383,36 +393,33 @@ def test_a_cancelled_stranger_payment_does_not_touch_a_paid_order(iamport, order
     assert reload(order).status == Order.Status.PAID
 
 
-def test_a_stale_reply_after_a_failure_is_ignored(iamport, order):
-    payment = iamport.payment(order.merchant_uid, fixture="payment_failed")
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(payment, status="ready", failed_at=0)
+def test_a_stale_reply_after_a_failure_is_ignored(api, order):
+    payment = api.payment(order.merchant_uid, fixture="payment_failed")
+    api.sync(IMP)
+    api.replace_payment(payment, status="ready", failed_at=0)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.NOT_PAID
     assert Payment.objects.get().status == "failed"
 
 
-def test_a_forged_payment_whose_cancel_failed_is_cancelled_on_the_next_delivery(iamport, order):
-    payment = iamport.payment(order.merchant_uid, amount=100)
-    iamport.rsps.post(API + "payments/cancel", body=requests.ConnectionError("down"))
+def test_a_forged_payment_whose_cancel_failed_is_cancelled_on_the_next_delivery(api, order):
+    payment = api.payment(order.merchant_uid, amount=100)
+    api.cancel_fails(payment, requests.ConnectionError("down"))
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert isinstance(result.cancel_error, IamportUnavailable)
     assert result.outcome == SyncOutcome.FORGED
     assert "취소하고 있습니다" in result.message  # not "cancelled" while Iamport holds the money
     assert Payment.objects.get().cancel_requested_at is None  # the claim was released
-    iamport.rsps.reset()
-    iamport.rsps.post(API + "users/getToken", json=load_fixture("token"))
-    iamport.payment(order.merchant_uid, amount=100)
-    iamport.cancel_ok(payment, 100)
+    api.cancel_ok(payment, 100)  # the API can be reached again
 
     order.refresh_from_db()
     assert "취소하고 있습니다" in order.status_message  # the order page says the same
 
-    retried = payment_sync(imp_uid=IMP)
+    retried = api.sync(IMP)
     assert retried.outcome == SyncOutcome.FORGED
     assert retried.cancel_error is None
     assert "취소했습니다" in retried.message
@@ -422,20 +429,21 @@ def test_a_forged_payment_whose_cancel_failed_is_cancelled_on_the_next_delivery(
     assert Refund.objects.get().amount == 100
 
 
-def test_refused_credentials_while_cancelling_release_the_claim(iamport, order):
-    iamport.payment(order.merchant_uid, amount=100)
-    iamport.rsps.post(API + "payments/cancel", status=401, json=load_fixture("unauthorized"))
+def test_refused_credentials_while_cancelling_release_the_claim(api, order):
+    payment = api.payment(order.merchant_uid, amount=100)
+    api.cancel_unauthorized(payment)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert isinstance(result.cancel_error, IamportAuthError)
     assert Payment.objects.get().cancel_requested_at is None
 
 
-def test_a_recent_claim_leaves_the_cancel_to_its_owner(iamport, order):
-    iamport.payment(order.merchant_uid, amount=100)
+def test_a_recent_claim_leaves_the_cancel_to_its_owner(api, order):
+    api.payment(order.merchant_uid, amount=100)
     payment_sync_claimed = Payment.objects.create(
         imp_uid=IMP,
+        api=api.name,
         order=order,
         merchant_uid=order.merchant_uid,
         amount=100,
@@ -444,25 +452,26 @@ def test_a_recent_claim_leaves_the_cancel_to_its_owner(iamport, order):
         cancel_requested_at=timezone.now(),
     )
 
-    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.FORGED
-    assert not iamport.calls("POST", "payments/cancel")
+    assert api.sync(IMP).outcome == SyncOutcome.FORGED
+    assert not api.cancels()
     payment_sync_claimed.refresh_from_db()
     assert payment_sync_claimed.verdict == Payment.Verdict.FORGED
 
 
-def test_the_right_number_in_another_currency_is_cancelled_as_forged(iamport, order):
-    payment = iamport.payment(order.merchant_uid, currency="VND")
-    iamport.cancel_ok(payment, 12000)
+def test_the_right_number_in_another_currency_is_cancelled_as_forged(api, order):
+    payment = api.payment(order.merchant_uid, currency="VND")
+    api.cancel_ok(payment, 12000)
 
-    result = payment_sync(imp_uid=IMP, merchant_uid=order.merchant_uid)
+    result = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.FORGED
     assert "VND" in Payment.objects.get().verdict_reason
-    assert len(iamport.calls("POST", "payments/cancel")) == 1
+    assert len(api.cancels()) == 1
     order = reload(order)
     assert order.status == Order.Status.PENDING and order.lines.get().product.stock == 5
 
 
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
 def test_paying_by_card_while_a_virtual_account_is_open_cancels_the_account(iamport, order):
     vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
     payment_sync(imp_uid=IMP)
@@ -480,6 +489,7 @@ def test_paying_by_card_while_a_virtual_account_is_open_cancels_the_account(iamp
     assert reload(order).lines.get().product.stock == 4
 
 
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
 def test_a_deposit_into_a_superseded_account_is_flagged_for_a_manual_refund(iamport, order):
     vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
     payment_sync(imp_uid=IMP)
@@ -498,16 +508,16 @@ def test_a_deposit_into_a_superseded_account_is_flagged_for_a_manual_refund(iamp
     assert order.status == Order.Status.PAID and order.lines.get().product.stock == 4
 
 
-def test_an_overlong_virtual_account_field_is_cut_to_fit(iamport, order):
-    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready", vbank_name="은행" * 40)
+def test_an_overlong_virtual_account_field_is_cut_to_fit(api, order):
+    api.payment(order.merchant_uid, fixture="payment_vbank_ready", vbank_name="은행" * 40)
 
-    assert payment_sync(imp_uid=IMP).outcome == SyncOutcome.AWAITING_DEPOSIT
+    assert api.sync(IMP).outcome == SyncOutcome.AWAITING_DEPOSIT
     assert reload(order).deposit_bank == ("은행" * 40)[:50]
 
 
-def test_a_cancel_made_in_iamports_console_gets_a_refund_record(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
+def test_a_cancel_made_in_iamports_console_gets_a_refund_record(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
     history = [
         {
             "pg_tid": payment["pg_tid"],
@@ -518,10 +528,10 @@ def test_a_cancel_made_in_iamports_console_gets_a_refund_record(iamport, order):
             "receipt_url": "https://iniweb.inicis.com/receipt/cancel/1",
         }
     ]
-    iamport.replace_payment(payment, cancel_amount=3000, cancel_history=history)
+    api.replace_payment(payment, cancel_amount=3000, cancel_history=history)
 
-    payment_sync(imp_uid=IMP)
-    payment_sync(imp_uid=IMP)  # seen twice, recorded once
+    api.sync(IMP)
+    api.sync(IMP)  # seen twice, recorded once
 
     refund = Refund.objects.get()
     assert (refund.amount, refund.checksum, refund.status) == (3000, 12000, "succeeded")
@@ -530,19 +540,20 @@ def test_a_cancel_made_in_iamports_console_gets_a_refund_record(iamport, order):
 
 
 # --- edges that each guard one rule ---------------------------------------------------------
-def test_a_reply_with_less_cancelled_than_we_stored_is_stale(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
-    iamport.replace_payment(payment, cancel_amount=5000)
-    payment_sync(imp_uid=IMP)
+def test_a_reply_with_less_cancelled_than_we_stored_is_stale(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
+    api.replace_payment(payment, cancel_amount=5000)
+    api.sync(IMP)
 
-    iamport.replace_payment(payment, cancel_amount=2000)  # an older reply, delivered late
-    payment_sync(imp_uid=IMP)
+    api.replace_payment(payment, cancel_amount=2000)  # an older reply, delivered late
+    api.sync(IMP)
 
     assert Payment.objects.get().cancel_amount == 5000
     assert reload(order).refunded_amount == 5000
 
 
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
 def test_an_account_already_closed_at_iamport_is_not_cancelled_again(iamport, order):
     vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
     payment_sync(imp_uid=IMP)
@@ -553,6 +564,7 @@ def test_an_account_already_closed_at_iamport_is_not_cancelled_again(iamport, or
     assert not iamport.calls("POST", "payments/cancel")
 
 
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
 def test_a_superseded_account_claimed_by_another_request_is_left_to_it(iamport, order):
     iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
     payment_sync(imp_uid=IMP)
@@ -563,6 +575,7 @@ def test_a_superseded_account_claimed_by_another_request_is_left_to_it(iamport, 
     assert not iamport.calls("POST", "payments/cancel")
 
 
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
 def test_a_superseded_account_that_cannot_be_read_does_not_undo_the_payment(iamport, order):
     iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
     payment_sync(imp_uid=IMP)
@@ -579,46 +592,46 @@ def test_a_superseded_account_that_cannot_be_read_does_not_undo_the_payment(iamp
     assert not iamport.calls("POST", "payments/cancel")
 
 
-def test_a_payment_partly_cancelled_before_we_saw_it_is_paid_then_partly_refunded(iamport, order):
-    iamport.payment(order.merchant_uid, cancel_amount=4000)
+def test_a_payment_partly_cancelled_before_we_saw_it_is_paid_then_partly_refunded(api, order):
+    api.payment(order.merchant_uid, cancel_amount=4000)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
     assert result.outcome == SyncOutcome.REFUNDED
     order = reload(order)
     assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 4000)
 
 
-def test_a_forged_payment_partly_cancelled_already_is_cancelled_for_what_is_left(iamport, order):
-    payment = iamport.payment(order.merchant_uid, amount=5000, cancel_amount=1000)
-    iamport.cancel_ok(payment, 4000)
+def test_a_forged_payment_partly_cancelled_already_is_cancelled_for_what_is_left(api, order):
+    payment = api.payment(order.merchant_uid, amount=5000, cancel_amount=1000)
+    api.cancel_ok(payment, 4000)
 
-    result = payment_sync(imp_uid=IMP)
+    result = api.sync(IMP)
 
-    body = iamport.body(iamport.calls("POST", "payments/cancel")[0])
-    assert (body["amount"], body["checksum"]) == (4000, 4000)
+    cancel = api.cancels()[0]
+    assert (cancel.amount, cancel.checksum) == (4000, 4000)
     assert result.payment.status == "cancelled"  # the result shows the record after the cancel
 
 
-def test_each_console_cancel_records_the_balance_it_was_made_from(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
+def test_each_console_cancel_records_the_balance_it_was_made_from(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
     entry = {"pg_tid": payment["pg_tid"], "reason": "콘솔", "receipt_url": ""}
     history = [
         {**entry, "amount": 3000, "cancelled_at": 1764234000, "cancellation_id": "c1"},
         {**entry, "amount": 2000, "cancelled_at": 1764235000, "cancellation_id": "c2"},
     ]
-    iamport.replace_payment(payment, cancel_amount=5000, cancel_history=history)
+    api.replace_payment(payment, cancel_amount=5000, cancel_history=history)
 
-    payment_sync(imp_uid=IMP)
+    api.sync(IMP)
 
     rows = list(Refund.objects.order_by("cancellation_id").values_list("amount", "checksum"))
     assert rows == [(3000, 12000), (2000, 9000)]
 
 
-def test_a_waiting_refund_is_matched_only_by_its_own_amount(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
+def test_a_waiting_refund_is_matched_only_by_its_own_amount(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
     waiting = Refund.objects.create(
         payment=Payment.objects.get(),
         amount=1000,
@@ -636,26 +649,27 @@ def test_a_waiting_refund_is_matched_only_by_its_own_amount(iamport, order):
             "receipt_url": "",
         }
     ]
-    iamport.replace_payment(payment, cancel_amount=3000, cancel_history=history)
+    api.replace_payment(payment, cancel_amount=3000, cancel_history=history)
 
-    payment_sync(imp_uid=IMP)
+    api.sync(IMP)
 
     waiting.refresh_from_db()
     assert waiting.status == Refund.Status.UNKNOWN
     assert Refund.objects.get(cancellation_id="c1").amount == 3000
 
 
-def test_the_manual_refund_note_is_added_once(iamport, order):
-    iamport.payment(order.merchant_uid, fixture="payment_vbank_ready", status="paid", amount=100)
+def test_the_manual_refund_note_is_added_once(api, order):
+    api.payment(order.merchant_uid, fixture="payment_vbank_ready", status="paid", amount=100)
 
-    payment_sync(imp_uid=IMP)
-    payment_sync(imp_uid=IMP)
+    api.sync(IMP)
+    api.sync(IMP)
 
     reason = Payment.objects.get().verdict_reason
     assert reason.count("관리자 환불이 필요합니다") == 1
-    assert not iamport.calls("POST", "payments/cancel")
+    assert not api.cancels()
 
 
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
 def test_a_superseded_account_funded_meanwhile_is_flagged_not_cancelled(iamport, order):
     vbank = iamport.payment(order.merchant_uid, fixture="payment_vbank_ready")
     payment_sync(imp_uid=IMP)
@@ -670,9 +684,9 @@ def test_a_superseded_account_funded_meanwhile_is_flagged_not_cancelled(iamport,
     assert "관리자 환불이 필요합니다" in superseded.verdict_reason
 
 
-def test_two_unanswered_refunds_of_one_amount_are_settled_oldest_first(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
+def test_two_unanswered_refunds_of_one_amount_are_settled_oldest_first(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
     record = Payment.objects.get()
     older, newer = (
         Refund.objects.create(
@@ -690,15 +704,16 @@ def test_two_unanswered_refunds_of_one_amount_are_settled_oldest_first(iamport, 
             "receipt_url": "",
         }
     ]
-    iamport.replace_payment(payment, cancel_amount=1000, cancel_history=history)
+    api.replace_payment(payment, cancel_amount=1000, cancel_history=history)
 
-    payment_sync(imp_uid=IMP)
+    api.sync(IMP)
 
     older.refresh_from_db()
     newer.refresh_from_db()
     assert (older.status, newer.status) == (Refund.Status.SUCCEEDED, Refund.Status.UNKNOWN)
 
 
+# V1 only: two live attempts of one order (V2 shows one per paymentId).
 def test_settling_an_order_leaves_its_failed_attempts_as_they_were(iamport, order):
     iamport.payment(order.merchant_uid, imp_uid="imp_000000000001", fixture="payment_failed")
     payment_sync(imp_uid="imp_000000000001")
@@ -717,17 +732,17 @@ def test_settling_an_order_leaves_its_failed_attempts_as_they_were(iamport, orde
     }
 
 
-def test_console_cancel_balances_do_not_depend_on_the_order_iamport_lists_them(iamport, order):
-    payment = iamport.payment(order.merchant_uid)
-    payment_sync(imp_uid=IMP)
+def test_console_cancel_balances_do_not_depend_on_the_order_iamport_lists_them(api, order):
+    payment = api.payment(order.merchant_uid)
+    api.sync(IMP)
     entry = {"pg_tid": payment["pg_tid"], "reason": "콘솔", "receipt_url": ""}
     newest_first = [
         {**entry, "amount": 2000, "cancelled_at": 1764235000, "cancellation_id": "c2"},
         {**entry, "amount": 3000, "cancelled_at": 1764234000, "cancellation_id": "c1"},
     ]
-    iamport.replace_payment(payment, cancel_amount=5000, cancel_history=newest_first)
+    api.replace_payment(payment, cancel_amount=5000, cancel_history=newest_first)
 
-    payment_sync(imp_uid=IMP)
+    api.sync(IMP)
 
     rows = list(Refund.objects.order_by("cancellation_id").values_list("amount", "checksum"))
     assert rows == [(3000, 12000), (2000, 9000)]
