@@ -13,8 +13,9 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from payments import portone_v2
-from payments.models import Payment, WebhookDelivery
+from payments.models import Payment, Refund, WebhookDelivery
 from payments.services import (
+    RefundError,
     SyncOutcome,
     payment_refund,
     payment_resync,
@@ -563,3 +564,28 @@ def test_a_v2_delivery_whose_signature_never_held_stays_rejected(
     assert reload(delivery).outcome == WebhookDelivery.Outcome.REJECTED
     assert not portone.rsps.calls
     assert reload(order).status == Order.Status.PENDING
+
+
+def test_a_refund_account_at_a_bank_the_form_does_not_offer_is_refused_before_anything(
+    portone, order_factory
+):
+    order = order_factory(price=12000, pay_method="vbank")
+    portone.payment(
+        order.merchant_uid,
+        amount=12000,
+        method={"type": "PaymentMethodVirtualAccount", "bank": "KOOKMIN", "accountNumber": "1"},
+    )
+    payment_sync_v2(payment_id=order.merchant_uid)
+    account = {"refund_holder": "홍길동", "refund_bank": "999", "refund_account": "1234567"}
+
+    with pytest.raises(RefundError, match="은행"):
+        payment_refund(
+            order=reload(order),
+            amount=1000,
+            reason="반품",
+            request_key="c" * 32,
+            refund_account=account,
+        )
+
+    assert not Refund.objects.exists()
+    assert not portone.calls("POST", f"payments/{order.merchant_uid}/cancel")
