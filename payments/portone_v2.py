@@ -61,6 +61,7 @@ from payments.client import (
     _str,
     send,
 )
+from payments.ids import is_imp_uid
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,10 @@ def _time(data: Mapping[str, Any], key: str) -> datetime | None:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise IamportBadResponse(f"{key} is not an RFC 3339 time: {value!r}")
-    return parsed.astimezone(UTC).replace(microsecond=0)
+    try:
+        return parsed.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59, past datetime's last moment in UTC
+        raise IamportBadResponse(f"{key} is out of range: {value!r}") from None
 
 
 def _check_required(data: dict[str, Any], status: str) -> None:
@@ -165,6 +169,9 @@ def _check_required(data: dict[str, Any], status: str) -> None:
         raise IamportBadResponse(f"the {status} payment lacks {', '.join(missing)}")
     if not _str(data, "id") or not _str(data, "transactionId"):
         raise IamportBadResponse("the payment has no id or transactionId")
+    if not is_imp_uid(_str(data, "transactionId")):
+        # Kept as the payment record's key (Payment.imp_uid): letters, digits, "_", "-", <= 64.
+        raise IamportBadResponse("the transactionId is not a usable id")
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,8 @@ def verify_delivery(body: bytes, headers: Mapping[str, str], secrets: list[str])
 def _event(webhook_id: str, text: str) -> V2Event:
     try:
         payload = json.loads(text)
-    except ValueError:
-        raise V2WebhookRejected("body is not JSON") from None
+    except (ValueError, RecursionError):
+        raise V2WebhookRejected("body is not JSON (or nested too deep)") from None
     if not isinstance(payload, dict):
         raise V2WebhookRejected("body is not a JSON object")
     data = payload.get("data")

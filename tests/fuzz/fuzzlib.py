@@ -1,12 +1,16 @@
-"""The machinery of the generated-input test (tests/fuzz/test_generated_input.py).
+"""The machinery of the generated-input tests (tests/fuzz/test_generated_input*.py).
 
 - `Base`: one valid request to an endpoint, with its fields kept apart (path parameters,
   query, JSON object or form fields) so that each can be mutated.
 - `Mutator`: a seeded generator (stdlib `random`, nothing else) that turns a `Base` into
   mutated `Req`s. The same seed always gives the same requests, byte for byte.
+- `plan`: the requests of a run: the base requests, the `known` cases, one request per
+  (endpoint, kind of mutation), per dictionary value, per (field, mutation), per (path
+  parameter, mutation) and per (query item, mutation), then random combinations.
 - `IamportRegistry`: a `responses` registry where the newest matching registration answers and
   stays registered (the default one drops the first of two matches after one use, so a
   catch-all would take over from the specific replies). `faults` answer before anything else.
+- `make_client`: a test client behind what the production WSGI application refuses.
 - `Runner`: sends each `Req` through Django's test client inside a transaction that is rolled
   back afterwards, so every request meets the same world and any one can be replayed alone,
   and records the exceptions raised while answering it.
@@ -24,6 +28,7 @@ import copy
 import json
 import linecache
 import logging
+import os
 import random
 import re
 import sys
@@ -31,7 +36,7 @@ import time
 import traceback
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -42,8 +47,11 @@ from urllib.parse import quote_from_bytes
 from django.conf import settings
 from django.core.signals import got_request_exception
 from django.db import transaction
+from django.http import HttpResponseBadRequest
 from django.test import Client
 from responses import registries
+
+from guard.wsgi import refusal
 
 
 # --- bytes of a string --------------------------------------------------------------------
@@ -873,6 +881,109 @@ def _find_path(paths: list[tuple], target: str) -> tuple:
     raise KeyError(target)
 
 
+# --- the plan -----------------------------------------------------------------------------
+FIELD_MUTATIONS = ["nul", "long", "non-utf8", "surrogate", "control", "special"]
+PATH_MUTATIONS = ["nul", "number", "special", "non-utf8", "long"]
+
+
+def get(template: str, *, query=(), expect=(200,), **kw) -> Base:
+    return Base("GET", template, query=list(query), expect=frozenset(expect), **kw)
+
+
+def post_json(template: str, fields: Any, *, expect=(200,), method="POST", **kw) -> Base:
+    return Base(method, template, body="json", fields=fields, expect=frozenset(expect), **kw)
+
+
+def post_form(template: str, pairs: list[tuple[str, str]], *, expect=(302,), **kw) -> Base:
+    return Base("POST", template, body="form", fields=pairs, expect=frozenset(expect), **kw)
+
+
+def plan(
+    mutator: Mutator,
+    all_bases: list[Base],
+    random_requests: int,
+    *,
+    known: Callable[[Mutator, list[Base]], list[Req]],
+    dictionary: Mapping[str, list[Any]],
+    min_per_endpoint: int,
+) -> list[Req]:
+    """The base requests; the `known` cases; one request per (endpoint, kind of mutation),
+    per `dictionary` value, per (field, mutation), per (path parameter, mutation) and per
+    (query item, mutation); then random combinations of mutations."""
+    stages: dict[str, list[Req]] = defaultdict(list)
+    stages["base"] = [mutator.base(base) for base in all_bases]
+    stages["known"] = known(mutator, all_bases)
+    seen: set[str] = set()
+    done: set[tuple[str, str, str]] = set()
+    for base in all_bases:
+        if base.endpoint not in seen:
+            seen.add(base.endpoint)
+            kinds = mutator.kinds_for(base)
+            if base.weight == 1:  # the sandbox: a lower share, half of the kinds (seeded)
+                keep = max(len(kinds) // 2, min(len(kinds), min_per_endpoint))
+                kinds = sorted(mutator.rng.sample(kinds, keep), key=kinds.index)
+            stages["kind"] += [mutator.mutate(base, [kind]) for kind in kinds]
+        # Each named part of each endpoint once (the first base request that has it).
+        stages["dictionary"] += dictionary_cases(mutator, base, dictionary, done)
+        for req in field_cases(mutator, base, done):
+            stages["field"].append(req)
+        for name in base.params:
+            if (base.endpoint, "path", name) not in done:
+                done.add((base.endpoint, "path", name))
+                stages["path"] += [mutator.targeted(base, "path", name, m) for m in PATH_MUTATIONS]
+        for i, (key, _) in enumerate(base.query):
+            if (base.endpoint, "query", key) not in done:
+                done.add((base.endpoint, "query", key))
+                for mutation in ("nul", "long", "non-utf8"):
+                    stages["query"].append(mutator.targeted(base, "query", str(i), mutation))
+    weights = [base.weight for base in all_bases]
+    for _ in range(random_requests):
+        base = mutator.rng.choices(all_bases, weights)[0]
+        stages["random"].append(mutator.mutate(base, mutator.random_kinds(base)))
+    reqs = []
+    for stage, members in stages.items():
+        for req in members:
+            req.stage = stage
+        reqs += members
+    return reqs
+
+
+def field_cases(mutator: Mutator, base: Base, done: set[tuple[str, str, str]]) -> list[Req]:
+    """Every FIELD_MUTATIONS in each field (and a JSON field's type), for fields not `done`."""
+    reqs = []
+    for name in Draft.of(base).field_names():
+        if (base.endpoint, "field", name) in done:
+            continue
+        done.add((base.endpoint, "field", name))
+        for mutation in FIELD_MUTATIONS:
+            reqs.append(mutator.targeted(base, "field", name, mutation))
+        if base.body == "json":
+            reqs.append(mutator.targeted(base, "field-type", name, None))
+    return reqs
+
+
+def dictionary_cases(
+    mutator: Mutator,
+    base: Base,
+    dictionary: Mapping[str, list[Any]],
+    done: set[tuple[str, str, str]],
+) -> list[Req]:
+    """Every `dictionary` value in each part of that name, for parts not yet `done`."""
+    reqs = []
+    parts = [
+        *(("field", name) for name in Draft.of(base).field_names()),
+        *(("path", name) for name in base.params),
+        *(("query", name) for name, _ in base.query),
+    ]
+    for where, name in parts:
+        if (base.endpoint, where, name) in done:
+            continue
+        for value in dictionary.get(name.rsplit(".", 1)[-1], []):
+            if isinstance(value, str) or (where == "field" and base.body == "json"):
+                reqs.append(mutator.literal(base, where, name, value))
+    return reqs
+
+
 # --- Iamport over `responses` -------------------------------------------------------------
 class IamportRegistry(registries.FirstMatchRegistry):
     """The newest matching registration answers and stays registered; `faults` go first.
@@ -898,6 +1009,30 @@ class IamportRegistry(registries.FirstMatchRegistry):
                 return response, []
             reasons.append(reason)
         return None, reasons
+
+
+# --- clients ------------------------------------------------------------------------------
+class ProductionWSGIGuard:
+    """What the production WSGI application (config/wsgi.py) does before Django builds a
+    request, applied to the test client's handler, which builds its request itself."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+
+    def __call__(self, environ, *args, **kwargs):
+        reason = refusal(environ)
+        if reason is None:
+            return self.handler(environ, *args, **kwargs)
+        response = HttpResponseBadRequest(reason)
+        response.wsgi_request = None  # no request was ever built; the test client reads this
+        return response
+
+
+def make_client(**kwargs: Any) -> Client:
+    """A test client that answers what production would, and never raises the view's error."""
+    client = Client(raise_request_exception=False, **kwargs)
+    client.handler = ProductionWSGIGuard(client.handler)
+    return client
 
 
 # --- sending and recording ----------------------------------------------------------------
@@ -1278,3 +1413,19 @@ def report(
         lines.append("")
     lines += notes
     return "\n".join(lines)
+
+
+def write_report(text: str) -> None:
+    """The report to FUZZ_REPORT (appended: every test writes it); with FUZZ_PRINT=1, also to
+    stdout (a failure shows it in its message anyway)."""
+    if os.environ.get("FUZZ_REPORT"):
+        with Path(os.environ["FUZZ_REPORT"]).open("a", encoding="utf-8") as report_file:
+            report_file.write(text + "\n\n")
+    if os.environ.get("FUZZ_PRINT") == "1":
+        print(text)
+
+
+def statuses(outcomes: list[Outcome]) -> str:
+    return ", ".join(
+        f"{s}: {n}" for s, n in sorted(Counter(str(o.status) for o in outcomes).items())
+    )

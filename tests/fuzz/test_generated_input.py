@@ -22,6 +22,9 @@ marked as such in the report. Failures are grouped by (method, path template, st
 exception type), then by the production line that raised, each with its smallest request.
 A status "None" means the exception escaped Django's handler (the WSGI server answers 500).
 
+The PortOne V2 doors (settings.PAYMENTS_API = "v2") have a world of their own, in
+test_generated_input_v2.py.
+
 Iamport is a `responses` mock whose newest registration wins (`fuzzlib.IamportRegistry`): a
 catch-all answers Iamport's 404 envelope for any id it does not know; the token, the known
 payments, cancels and prepares answer as Iamport does. The sandbox's own REST API is called
@@ -40,18 +43,14 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import responses
 from django.conf import settings
-from django.http import HttpResponseBadRequest
-from django.test import Client
 from django.utils import timezone
 
-from guard.wsgi import refusal
 from payments import client as iamport_client
 from payments.services import SyncOutcome, payment_refund, payment_sync
 from sandbox.models import SandboxCancellation, SandboxPayment, SandboxPrepare, SandboxToken
@@ -59,13 +58,19 @@ from shop.models import Order
 from tests.conftest import API, FakeIamport, load_fixture
 from tests.fuzz.fuzzlib import (
     Base,
-    Draft,
     IamportRegistry,
     Mutator,
     Outcome,
     Req,
     Runner,
+    get,
+    make_client,
+    plan,
+    post_form,
+    post_json,
     report,
+    statuses,
+    write_report,
 )
 
 SEED = int(os.environ.get("FUZZ_SEED") or 20251202)
@@ -311,63 +316,33 @@ def world(db, product_factory, order_factory, django_user_model):
         ]
         _sandbox_world()
 
-        def make(**kwargs) -> Client:
-            client = Client(raise_request_exception=False, **kwargs)
-            client.handler = _ProductionWSGIGuard(client.handler)
-            return client
-
         session_cookie = settings.SESSION_COOKIE_NAME
-        shopper = make()
+        shopper = make_client()
         session = shopper.session
         session["shop_cart"] = {str(PRODUCT["coffee"]): 1}
         session["shop_orders"] = [MUID["pending"]]
         session.save()
-        admin_client = make()
+        admin_client = make_client()
         admin_client.force_login(admin)
         shopper_id = session.session_key
         admin_id = admin_client.cookies[session_cookie].value
         csrf = {settings.CSRF_COOKIE_NAME: CSRF_SECRET}
         clients = {
-            "anon": (make(), {}),
+            "anon": (make_client(), {}),
             "shopper": (shopper, {session_cookie: shopper_id}),
             "admin": (admin_client, {session_cookie: admin_id}),
-            "csrf": (make(enforce_csrf_checks=True), {session_cookie: shopper_id, **csrf}),
-            "csrf_admin": (make(enforce_csrf_checks=True), {session_cookie: admin_id, **csrf}),
+            "csrf": (make_client(enforce_csrf_checks=True), {session_cookie: shopper_id, **csrf}),
+            "csrf_admin": (
+                make_client(enforce_csrf_checks=True),
+                {session_cookie: admin_id, **csrf},
+            ),
         }
         refs = {f"order:{name}": str(order.pk) for name, order in orders.items()}
         runner = Runner(clients, refs, registry)
         yield World(runner=runner, registry=registry, remote=remote, orders=orders)
 
 
-class _ProductionWSGIGuard:
-    """What the production WSGI application (config/wsgi.py) does before Django builds a
-    request, applied to the test client's handler, which builds its request itself."""
-
-    def __init__(self, handler) -> None:
-        self.handler = handler
-
-    def __call__(self, environ, *args, **kwargs):
-        reason = refusal(environ)
-        if reason is None:
-            return self.handler(environ, *args, **kwargs)
-        response = HttpResponseBadRequest(reason)
-        response.wsgi_request = None  # no request was ever built; the test client reads this
-        return response
-
-
 # --- the endpoints and their valid requests -----------------------------------------------
-def get(template: str, *, query=(), expect=(200,), **kw) -> Base:
-    return Base("GET", template, query=list(query), expect=frozenset(expect), **kw)
-
-
-def post_json(template: str, fields: Any, *, expect=(200,), method="POST", **kw) -> Base:
-    return Base(method, template, body="json", fields=fields, expect=frozenset(expect), **kw)
-
-
-def post_form(template: str, pairs: list[tuple[str, str]], *, expect=(302,), **kw) -> Base:
-    return Base("POST", template, body="form", fields=pairs, expect=frozenset(expect), **kw)
-
-
 CSRF_HEADER = {"HTTP_X_CSRFTOKEN": CSRF_SECRET}
 AUTH = {"HTTP_AUTHORIZATION": SANDBOX_TOKEN}
 CHECKOUT = [
@@ -857,8 +832,6 @@ DICTIONARY: dict[str, list[Any]] = {
     "page": ["0", "-1", "99999999999999999999", "abc"],
     "path": ["../settings.py", "..%2f..%2fconfig/settings.py", "css/../../manage.py", "css/"],
 }
-FIELD_MUTATIONS = ["nul", "long", "non-utf8", "surrogate", "control", "special"]
-PATH_MUTATIONS = ["nul", "number", "special", "non-utf8", "long"]
 
 
 def _by(all_bases: list[Base], endpoint: str, label: str = "") -> Base:
@@ -991,92 +964,18 @@ def parsing_cases(mutator: Mutator, all_bases: list[Base]) -> list[Req]:
     return cases
 
 
-def plan(mutator: Mutator, all_bases: list[Base], random_requests: int) -> list[Req]:
-    """The base requests; the known cases; one request per (endpoint, kind of mutation),
-    per dictionary value, per (field, mutation), per (path parameter, mutation) and per
-    (query item, mutation); then random combinations of mutations."""
-    stages: dict[str, list[Req]] = defaultdict(list)
-    stages["base"] = [mutator.base(base) for base in all_bases]
-    stages["known"] = known_cases(mutator, all_bases)
-    seen: set[str] = set()
-    done: set[tuple[str, str, str]] = set()
-    for base in all_bases:
-        if base.endpoint not in seen:
-            seen.add(base.endpoint)
-            kinds = mutator.kinds_for(base)
-            if base.weight == 1:  # the sandbox: a lower share, half of the kinds (seeded)
-                keep = max(len(kinds) // 2, min(len(kinds), MIN_PER_ENDPOINT))
-                kinds = sorted(mutator.rng.sample(kinds, keep), key=kinds.index)
-            stages["kind"] += [mutator.mutate(base, [kind]) for kind in kinds]
-        # Each named part of each endpoint once (the first base request that has it).
-        stages["dictionary"] += _dictionary(mutator, base, done)
-        for name in Draft.of(base).field_names():
-            if (base.endpoint, "field", name) in done:
-                continue
-            done.add((base.endpoint, "field", name))
-            for mutation in FIELD_MUTATIONS:
-                stages["field"].append(mutator.targeted(base, "field", name, mutation))
-            if base.body == "json":
-                stages["field"].append(mutator.targeted(base, "field-type", name, None))
-        for name in base.params:
-            if (base.endpoint, "path", name) not in done:
-                done.add((base.endpoint, "path", name))
-                stages["path"] += [mutator.targeted(base, "path", name, m) for m in PATH_MUTATIONS]
-        for i, (key, _) in enumerate(base.query):
-            if (base.endpoint, "query", key) not in done:
-                done.add((base.endpoint, "query", key))
-                for mutation in ("nul", "long", "non-utf8"):
-                    stages["query"].append(mutator.targeted(base, "query", str(i), mutation))
-    weights = [base.weight for base in all_bases]
-    for _ in range(random_requests):
-        base = mutator.rng.choices(all_bases, weights)[0]
-        stages["random"].append(mutator.mutate(base, mutator.random_kinds(base)))
-    reqs = []
-    for stage, members in stages.items():
-        for req in members:
-            req.stage = stage
-        reqs += members
-    return reqs
-
-
-def _dictionary(mutator: Mutator, base: Base, done: set[tuple[str, str, str]]) -> list[Req]:
-    """Every DICTIONARY value in each part of that name, for parts not yet `done`."""
-    reqs = []
-    parts = [
-        *(("field", name) for name in Draft.of(base).field_names()),
-        *(("path", name) for name in base.params),
-        *(("query", name) for name, _ in base.query),
-    ]
-    for where, name in parts:
-        if (base.endpoint, where, name) in done:
-            continue
-        for value in DICTIONARY.get(name.rsplit(".", 1)[-1], []):
-            if isinstance(value, str) or (where == "field" and base.body == "json"):
-                reqs.append(mutator.literal(base, where, name, value))
-    return reqs
-
-
-def _write(text: str) -> None:
-    """The report to FUZZ_REPORT (appended: both tests write it); with -s, also to stdout
-    (a failure shows it in its message anyway)."""
-    if os.environ.get("FUZZ_REPORT"):
-        with Path(os.environ["FUZZ_REPORT"]).open("a", encoding="utf-8") as report_file:
-            report_file.write(text + "\n\n")
-    if os.environ.get("FUZZ_PRINT") == "1":
-        print(text)
-
-
-def _statuses(outcomes: list[Outcome]) -> str:
-    return ", ".join(
-        f"{s}: {n}" for s, n in sorted(Counter(str(o.status) for o in outcomes).items())
-    )
-
-
 # --- the tests ----------------------------------------------------------------------------
 @pytest.mark.django_db
 def test_generated_requests_never_answer_5xx(world: World):
     mutator = Mutator(SEED)
-    reqs = plan(mutator, bases(), RANDOM_REQUESTS)
+    reqs = plan(
+        mutator,
+        bases(),
+        RANDOM_REQUESTS,
+        known=known_cases,
+        dictionary=DICTIONARY,
+        min_per_endpoint=MIN_PER_ENDPOINT,
+    )
     chosen = [r for r in reqs if not ONLY or r.index in ONLY]
     started = time.perf_counter()
     with world.runner.recording():
@@ -1103,7 +1002,7 @@ def test_generated_requests_never_answer_5xx(world: World):
         spent[o.req.endpoint] += o.seconds
     slowest = sorted(outcomes, key=lambda o: -o.seconds)[:8]
     notes = [
-        f"Statuses: {_statuses(outcomes)}. {len(outcomes)} requests in {seconds:.1f} s; "
+        f"Statuses: {statuses(outcomes)}. {len(outcomes)} requests in {seconds:.1f} s; "
         f"{reached_sync} mutated requests reached Iamport for a known payment.",
         "Plan: " + ", ".join(f"{k} {n}" for k, n in Counter(o.req.stage for o in outcomes).items()),
         "Time by endpoint: "
@@ -1128,7 +1027,7 @@ def test_generated_requests_never_answer_5xx(world: World):
         tagged=[o for o in outcomes if o.req.tag],
         traces=TRACES,
     )
-    _write(text)
+    write_report(text)
 
     # The test cannot pass vacuously: the base requests work, enough requests reach every
     # endpoint and the sync code. These problems come first in the failure message.
@@ -1342,7 +1241,7 @@ def test_iamport_failures_answer_only_502_503_504(world: World):
         by_mode[mode][str(o.status)] += 1
     notes = [
         f"{len(outcomes)} requests in {seconds:.1f} s. "
-        f"Statuses: {_statuses([o for o, _ in outcomes])}.",
+        f"Statuses: {statuses([o for o, _ in outcomes])}.",
         f"503s that hide an unexpected exception (caught by never_500): {len(caught)}",
         *(
             f"    {o.req.endpoint} [{o.req.note.split(';')[0]}] {o.crash.type} at {o.crash.origin}"
@@ -1358,7 +1257,7 @@ def test_iamport_failures_answer_only_502_503_504(world: World):
         "(this test draws from FUZZ_SEED + 1; each request's Iamport fault is in its mutation)",
         notes=notes,
     )
-    _write(text)
+    write_report(text)
     assert ONLY or len(outcomes) >= len(modes) * len(firsts)
     if failures:
         pytest.fail(text, pytrace=False)

@@ -628,3 +628,18 @@ def test_get_client_reads_the_settings(settings):
     client = get_client()
 
     assert (client.base_url, client.api_secret) == ("http://127.0.0.1:9/v2/", "s3cret")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"paidAt": "9999-12-31T23:59:59-23:59"},
+        {"transactionId": "t" * 65},
+        {"transactionId": "tx/../1"},
+    ],
+)
+def test_a_reply_the_shop_cannot_keep_is_an_unreadable_reply(changes):
+    data = {**fixture("payment_paid"), **changes}
+
+    with pytest.raises(IamportBadResponse):
+        payment_from_api(data)

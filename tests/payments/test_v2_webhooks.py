@@ -12,6 +12,7 @@ import pytest
 from django.http import HttpHeaders
 
 from payments.v2_webhooks import V2WebhookRejected, verify_delivery
+from tests.portone_fake import SECRET, signed_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another key of the other mode!!").decode()
@@ -201,3 +202,14 @@ def test_django_request_headers_work():
     event = verify_delivery(BODY, HttpHeaders(meta), [SECRET])
 
     assert event.payment_id == "example-payment-id"
+
+
+def test_a_signed_body_nested_too_deep_for_the_parser_is_rejected():
+    body = b"[" * 5000 + b"]" * 5000
+    headers = {
+        key.removeprefix("HTTP_").replace("_", "-").lower(): value
+        for key, value in signed_headers(body).items()
+    }
+
+    with pytest.raises(V2WebhookRejected):
+        verify_delivery(body, headers, [SECRET])
