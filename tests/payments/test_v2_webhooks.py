@@ -12,7 +12,7 @@ import pytest
 from django.http import HttpHeaders
 
 from payments.v2_webhooks import V2WebhookRejected, verify_delivery
-from tests.portone_fake import SECRET, signed_headers
+from tests.portone_fake import signed_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another key of the other mode!!").decode()
