@@ -44,13 +44,14 @@ class SandboxPaymentAdmin(ReadOnlyAdmin):
     list_display = [
         "imp_uid",
         "merchant_uid",
+        "api",
         "status",
         "pay_method",
         "amount",
         "cancel_amount",
         "started_at",
     ]
-    list_filter = ["status", "pay_method"]
+    list_filter = ["api", "status", "pay_method"]
     search_fields = ["imp_uid", "merchant_uid", "buyer_name", "buyer_email"]
     inlines = [CancellationInline]
 
@@ -62,7 +63,7 @@ class SandboxWebhookDeliveryAdmin(ReadOnlyAdmin):
 
 
 class SandboxPrepareAdmin(ReadOnlyAdmin):
-    list_display = ["merchant_uid", "amount", "currency", "created_at"]
+    list_display = ["merchant_uid", "api", "amount", "currency", "created_at"]
     search_fields = ["merchant_uid"]
 
 

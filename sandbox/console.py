@@ -2,6 +2,9 @@
 
 Plain Django pages with CSRF-protected POST forms; every action calls a service and reports
 through the messages framework, then redirects back to the payment (post/redirect/get).
+V1 and PortOne V2 payments are listed together (an API column tells them apart) and moved by
+the same services; a V2 payment shows its paymentId, txId and V2 status, and its webhooks go
+to its noticeUrls (the console says so when there are none).
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import services
 from sandbox.http import render_page, sandbox_only
-from sandbox.models import SandboxCancellation, SandboxPayment
+from sandbox.models import Api, SandboxCancellation, SandboxPayment
 from sandbox.params import MAX_AMOUNT, InvalidParam, parse_text
-from sandbox.webhooks import webhook_url
+from sandbox.webhooks import v2_event, webhook_urls
 from sandbox.window import PAY_METHOD_LABELS
 
 PAGE_SIZE = 50
@@ -61,17 +65,25 @@ def _payment_or_404(imp_uid: str) -> SandboxPayment:
 @sandbox_only
 @require_GET
 def payment_list(request: HttpRequest) -> HttpResponse:
-    """`console/`: payments, newest first, optionally of one status (`?status=`)."""
+    """`console/`: payments, newest first, optionally of one status (`?status=`) or one API
+    (`?api=v1|v2`)."""
     status = request.GET.get("status", "")
+    api = request.GET.get("api", "")
     payments = SandboxPayment.objects.order_by("-started_at", "-id")
     if status in SandboxPayment.Status.values:
         payments = payments.filter(status=status)
     else:
         status = ""
+    if api in Api.values:
+        payments = payments.filter(api=api)
+    else:
+        api = ""
     page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "status": status,
+        "api": api,
+        "apis": Api.choices,
         "statuses": SandboxPayment.Status.choices,
         "pay_method_labels": PAY_METHOD_LABELS,
     }
@@ -86,7 +98,8 @@ def _detail(
         "pay_method_label": PAY_METHOD_LABELS.get(payment.pay_method, payment.pay_method),
         "cancellations": payment.cancellations.all(),
         "deliveries": payment.webhook_deliveries.all(),
-        "webhook_url": webhook_url(payment),
+        "webhook_urls": webhook_urls(payment),
+        "v2": payment.api == Api.V2,
         "cancel_form": form or CancelForm(),
     }
     return render_page(request, "sandbox/console/detail.html", context, status=status)
@@ -110,8 +123,21 @@ def deposit(request: HttpRequest, imp_uid: str) -> HttpResponse:
     except services.SandboxRefusal as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "입금 처리했습니다. 상점에 웹훅(paid)을 보냅니다.")
+        messages.success(request, "입금 처리했습니다. " + _webhook_note(imp_uid))
     return redirect("sandbox:console_detail", imp_uid=imp_uid)
+
+
+def _webhook_note(imp_uid: str) -> str:
+    """What becomes of the webhook of the change just made, to end the console's message."""
+    payment = SandboxPayment.objects.get(imp_uid=imp_uid)
+    if payment.api != Api.V2:
+        if payment.status == SandboxPayment.Status.PAID and not payment.cancel_amount:
+            return "상점에 웹훅(paid)을 보냅니다."
+        return "상점에 웹훅을 보냅니다."
+    event_type = v2_event(payment)["type"]
+    if not webhook_urls(payment):
+        return _("noticeUrls가 없어 웹훅(%(type)s)을 보내지 않습니다.") % {"type": event_type}
+    return _("상점에 웹훅(%(type)s)을 보냅니다.") % {"type": event_type}
 
 
 @sandbox_only
@@ -125,6 +151,7 @@ def cancel(request: HttpRequest, imp_uid: str) -> HttpResponse:
     try:
         payment, cancellation = services.payment_cancel(
             imp_uid=imp_uid,
+            api=None,
             amount=form.cleaned_data["amount"],
             reason=form.cleaned_data["reason"] or "가맹점 콘솔에서 취소",
             source=SandboxCancellation.Source.CONSOLE,
@@ -133,10 +160,10 @@ def cancel(request: HttpRequest, imp_uid: str) -> HttpResponse:
     except services.SandboxRefusal as exc:
         messages.error(request, f"취소할 수 없습니다: {exc.message}")
     else:
+        status = payment.v2_status if payment.api == Api.V2 else payment.get_status_display()
         messages.success(
             request,
-            f"{cancellation.amount:,}원을 취소했습니다 (상태: {payment.get_status_display()}). "
-            "상점에 웹훅을 보냅니다.",
+            f"{cancellation.amount:,}원을 취소했습니다 (상태: {status}). " + _webhook_note(imp_uid),
         )
     return redirect("sandbox:console_detail", imp_uid=imp_uid)
 
@@ -152,5 +179,6 @@ def resend_webhook(request: HttpRequest, imp_uid: str) -> HttpResponse:
     except services.SandboxRefusal as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"웹훅({payment.status})을 다시 보냈습니다.")
+        sent = v2_event(payment)["type"] if payment.api == Api.V2 else payment.status
+        messages.success(request, f"웹훅({sent})을 다시 보냈습니다.")
     return redirect("sandbox:console_detail", imp_uid=imp_uid)

@@ -1,5 +1,5 @@
-"""Plumbing shared by the sandbox's views: the on/off guard, Iamport's envelope, body parsing
-and page rendering."""
+"""Plumbing shared by the sandbox's views: the on/off guard, Iamport's envelope and PortOne
+V2's error shape, body parsing and page rendering."""
 
 from __future__ import annotations
 
@@ -53,6 +53,34 @@ class BadRequestBody(ValueError):
     """The request body could not be read as JSON or form fields."""
 
 
+def v2_error(error_type: str, message: str, *, status: int) -> JsonResponse:
+    """PortOne V2's error reply: `{"type", "message"}` with the HTTP status of that type."""
+    return JsonResponse(
+        {"type": error_type, "message": message},
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def read_json_object(request: HttpRequest) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty), whatever the content type says; PortOne V2
+    takes JSON only. BadRequestBody for anything else, or JSON nested too deep."""
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except RecursionError:
+        # json.loads recurses once per level: a body nested far too deep ends here.
+        raise _too_deep() from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestBody("요청 본문이 올바른 JSON이 아닙니다.") from exc
+    if not isinstance(data, dict):
+        raise BadRequestBody("요청 본문은 JSON 객체여야 합니다.")
+    if _json_depth_exceeds(data, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return data
+
+
 def read_params(request: HttpRequest) -> dict[str, Any]:
     """The request's fields, from a JSON object or a form-encoded body (Iamport takes both).
 
@@ -60,20 +88,7 @@ def read_params(request: HttpRequest) -> dict[str, Any]:
     """
     content_type = request.content_type or ""
     if content_type == "application/json":
-        if not request.body:
-            return {}
-        try:
-            data = json.loads(request.body)
-        except RecursionError:
-            # json.loads recurses once per level: a body nested far too deep ends here.
-            raise _too_deep() from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequestBody("요청 본문이 올바른 JSON이 아닙니다.") from exc
-        if not isinstance(data, dict):
-            raise BadRequestBody("요청 본문은 JSON 객체여야 합니다.")
-        if _json_depth_exceeds(data, MAX_JSON_DEPTH):
-            raise _too_deep()
-        return data
+        return read_json_object(request)
     if request.method == "POST":
         return request.POST.dict()
     # Django parses form bodies of POST only; PUT is read here.

@@ -1,13 +1,22 @@
 """What the sandbox remembers: tokens, payments, cancellations, prepared amounts, webhooks.
 
-These tables play Iamport's side of the conversation. Amounts are whole won. They are written
-only by `sandbox.services` and `sandbox.webhooks`.
+These tables play Iamport's (V1) and PortOne V2's side of the conversation alike: a payment,
+a pre-registered amount and a webhook delivery say which API they belong to (`api`), and each
+API's REST paths only see their own. Amounts are whole won. They are written only by
+`sandbox.services` and `sandbox.webhooks`.
 """
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+
+
+class Api(models.TextChoices):
+    """Which of PortOne's APIs a record belongs to: Iamport (V1) or PortOne V2."""
+
+    V1 = "v1", "V1"
+    V2 = "v2", "V2"
 
 
 class SandboxToken(models.Model):
@@ -28,9 +37,11 @@ class SandboxToken(models.Model):
 
 
 class SandboxPrepare(models.Model):
-    """An amount pre-registered for a merchant_uid (`POST /payments/prepare`)."""
+    """An amount pre-registered for a merchant_uid (V1 `POST /payments/prepare`) or a
+    paymentId (V2 `POST /payments/{paymentId}/pre-register`)."""
 
-    merchant_uid = models.CharField(max_length=40, unique=True)
+    api = models.CharField(max_length=2, choices=Api.choices, default=Api.V1)
+    merchant_uid = models.CharField(max_length=40)
     amount = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3, default="KRW")
     created_at = models.DateTimeField(default=timezone.now)
@@ -38,6 +49,9 @@ class SandboxPrepare(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["api", "merchant_uid"], name="sandbox_prepare_once")
+        ]
         verbose_name = "사전 등록 금액"
         verbose_name_plural = "사전 등록 금액"
 
@@ -46,7 +60,15 @@ class SandboxPrepare(models.Model):
 
 
 class SandboxPayment(models.Model):
-    """One payment attempt (`imp_uid`), started by `IMP.request_pay` in a browser."""
+    """One payment attempt, started in a browser by `IMP.request_pay` (V1) or
+    `PortOne.requestPayment` (V2).
+
+    Both APIs share the record and its lifecycle. For V2, `imp_uid` holds the attempt's
+    `transactionId` (the browser's `txId`, a UUID), `merchant_uid` the merchant's `paymentId`,
+    `pay_method` the V1 code of the V2 `payMethod` (CARD -> card, ...), `channel` the platform
+    (pc | mobile), and `m_redirect_url` the `redirectUrl` only when the window runs in
+    redirect mode.
+    """
 
     class Status(models.TextChoices):
         READY = "ready", "미결제"
@@ -54,9 +76,12 @@ class SandboxPayment(models.Model):
         CANCELLED = "cancelled", "결제취소"
         FAILED = "failed", "결제실패"
 
-    imp_uid = models.CharField(max_length=32, unique=True)
+    api = models.CharField(max_length=2, choices=Api.choices, default=Api.V1, db_index=True)
+    imp_uid = models.CharField(max_length=40, unique=True)
     merchant_uid = models.CharField(max_length=40, db_index=True)
     merchant_code = models.CharField("가맹점 식별코드", max_length=40, blank=True)
+    store_id = models.CharField(max_length=100, blank=True)  # V2 storeId
+    channel_key = models.CharField(max_length=200, blank=True)  # V2 channelKey
     amount = models.PositiveBigIntegerField()
     cancel_amount = models.PositiveBigIntegerField(default=0)
     currency = models.CharField(max_length=3, default="KRW")
@@ -83,6 +108,8 @@ class SandboxPayment(models.Model):
     custom_data = models.TextField(blank=True)  # a JSON string, as Iamport returns it
     user_agent = models.CharField(max_length=500, blank=True)
     notice_url = models.CharField(max_length=500, blank=True)
+    notice_urls = models.JSONField(default=list, blank=True)  # V2 noticeUrls, resolved
+    ip_address = models.CharField(max_length=45, blank=True)  # the buyer's, for V2 `origin`
     m_redirect_url = models.CharField(max_length=1000, blank=True)
 
     started_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -135,6 +162,16 @@ class SandboxPayment(models.Model):
             self.status == self.Status.PAID or self.is_awaiting_deposit
         )
 
+    @property
+    def v2_status(self) -> str:
+        """The status PortOne V2 reports for this attempt (READY, VIRTUAL_ACCOUNT_ISSUED, PAID,
+        PARTIAL_CANCELLED, FAILED, CANCELLED): V2 names what V1 folds into `ready`/`paid`."""
+        if self.status == self.Status.READY:
+            return "VIRTUAL_ACCOUNT_ISSUED" if self.is_vbank_issued else "READY"
+        if self.status == self.Status.PAID:
+            return "PARTIAL_CANCELLED" if self.cancel_amount else "PAID"
+        return str(self.status).upper()
+
 
 class SandboxCancellation(models.Model):
     """One (partial) cancellation: an entry of the payment's `cancel_history`."""
@@ -148,12 +185,12 @@ class SandboxCancellation(models.Model):
     )
     cancellation_id = models.CharField(max_length=40, unique=True)
     amount = models.PositiveBigIntegerField()
-    reason = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
     pg_tid = models.CharField(max_length=64)
     cancelled_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
     refund_holder = models.CharField(max_length=100, blank=True)
-    refund_bank = models.CharField(max_length=10, blank=True)
+    refund_bank = models.CharField(max_length=40, blank=True)  # V1 "088", V2 "SHINHAN"
     refund_account = models.CharField(max_length=40, blank=True)
     refund_tel = models.CharField(max_length=40, blank=True)
 
@@ -166,8 +203,31 @@ class SandboxCancellation(models.Model):
         return f"{self.cancellation_id}: {self.amount:,}원"
 
 
+class SandboxIdempotencyKey(models.Model):
+    """A V2 cancel's `Idempotency-Key` and the cancellation it made: a repeat with the same key
+    answers that cancellation again instead of cancelling twice."""
+
+    key = models.CharField(max_length=256, unique=True)
+    payment = models.ForeignKey(SandboxPayment, on_delete=models.CASCADE, related_name="+")
+    cancellation = models.OneToOneField(
+        SandboxCancellation, on_delete=models.CASCADE, related_name="idempotency_key"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "멱등 키"
+        verbose_name_plural = "멱등 키"
+
+    def __str__(self) -> str:
+        return f"{self.key[:16]}… → {self.cancellation_id}"
+
+
 class SandboxWebhookDelivery(models.Model):
-    """One webhook POST to the shop, and what the shop answered."""
+    """One webhook POST to the shop, and what the shop answered.
+
+    A V2 delivery is one Standard Webhooks message: `webhook_id` names it, `raw_body` is the
+    exact text signed and sent, `request_headers` the headers it went out with.
+    """
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "전송 중"
@@ -178,9 +238,13 @@ class SandboxWebhookDelivery(models.Model):
     payment = models.ForeignKey(
         SandboxPayment, on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
+    api = models.CharField(max_length=2, choices=Api.choices, default=Api.V1)
     trigger = models.CharField(max_length=40)  # what caused it: paid, vbank_issued, ...
     url = models.CharField(max_length=500)
     body = models.JSONField()
+    webhook_id = models.CharField(max_length=64, blank=True)
+    raw_body = models.TextField(blank=True)
+    request_headers = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_excerpt = models.TextField(blank=True)

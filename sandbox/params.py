@@ -117,9 +117,10 @@ def storable(text: str) -> bool:
     return UNSTORABLE.search(text) is None
 
 
-def parse_vbank_due(value: Any) -> datetime | None:
+def parse_vbank_due(value: Any, *, field: str = "vbank_due") -> datetime | None:
     """The `vbank_due` of request_pay: `YYYYMMDDhhmm`, `YYYYMMDD`, `YYYY-MM-DD[ hh:mm]` (local
     time; a bare date means the end of that day) or a unix timestamp. None when absent.
+    V2's `accountExpiry.dueDate` uses the same reading (`field` names it in messages).
 
     The deadline must fall in [VBANK_DUE_FIRST, VBANK_DUE_END); NaN and infinities are refused.
     """
@@ -129,9 +130,9 @@ def parse_vbank_due(value: Any) -> datetime | None:
         # Compared before any conversion (NaN compares false, so it is refused too): int()
         # refuses NaN and infinities, and fromtimestamp() overflows far below 1e300.
         if not VBANK_DUE_FIRST.timestamp() <= value < VBANK_DUE_END.timestamp():
-            raise _vbank_due_out_of_range(value)
+            raise _vbank_due_out_of_range(value, field)
         return datetime.fromtimestamp(int(value), tz=timezone.get_default_timezone())
-    text = parse_text(value, field="vbank_due").strip()
+    text = parse_text(value, field=field).strip()
     formats = {
         r"\d{14}": "%Y%m%d%H%M%S",
         r"\d{12}": "%Y%m%d%H%M",
@@ -151,15 +152,14 @@ def parse_vbank_due(value: Any) -> datetime | None:
             parsed = datetime.combine(parsed.date(), time(23, 59, 59))
         due = timezone.make_aware(parsed, timezone.get_default_timezone())
         if not VBANK_DUE_FIRST <= due < VBANK_DUE_END:
-            raise _vbank_due_out_of_range(text)
+            raise _vbank_due_out_of_range(text, field)
         return due
-    raise InvalidParam(f"vbank_due 형식이 올바르지 않습니다: {text!r} (예: 202501312359)")
+    raise InvalidParam(f"{field} 형식이 올바르지 않습니다: {text!r} (예: 202501312359)")
 
 
-def _vbank_due_out_of_range(value: Any) -> InvalidParam:
+def _vbank_due_out_of_range(value: Any, field: str) -> InvalidParam:
     return InvalidParam(
-        f"vbank_due는 {VBANK_DUE_FIRST.year}년부터 {VBANK_DUE_END.year}년 사이여야 합니다: "
-        f"{value!r}"
+        f"{field}는 {VBANK_DUE_FIRST.year}년부터 {VBANK_DUE_END.year}년 사이여야 합니다: {value!r}"
     )
 
 
@@ -169,7 +169,8 @@ def _text(param: dict[str, Any], key: str, *, limit: int) -> str:
 
 @dataclass(frozen=True)
 class PayRequest:
-    """The parts of an `IMP.request_pay` parameter object the sandbox uses."""
+    """The parts of an `IMP.request_pay` parameter object the sandbox uses, or of a V2
+    `PortOne.requestPayment` request in the same terms (`sandbox.params_v2`)."""
 
     merchant_uid: str
     amount: int
@@ -187,6 +188,11 @@ class PayRequest:
     notice_url: str
     m_redirect_url: str
     vbank_due: datetime | None
+    # PortOne V2 only.
+    api: str = "v1"
+    store_id: str = ""
+    channel_key: str = ""
+    notice_urls: tuple[str, ...] = ()
 
 
 def parse_pay_request(param: Any) -> PayRequest:

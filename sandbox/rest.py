@@ -1,4 +1,5 @@
-"""The REST side: Iamport's V1 API paths under `/sandbox/iamport/`.
+"""The REST side: Iamport's V1 API paths under `/sandbox/iamport/` (PortOne V2's are in
+`sandbox.rest_v2`). Only V1 payments and prepared amounts are seen here.
 
 Same envelope, status codes and field names as `https://api.iamport.kr/`, so the shop's client
 talks to the sandbox exactly as it talks to Iamport. Auth failures answer HTTP 401 with code
@@ -19,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import selectors, services
 from sandbox.http import BadRequestBody, envelope, read_params, sandbox_only
-from sandbox.models import SandboxCancellation, SandboxPayment, SandboxPrepare
+from sandbox.models import Api, SandboxCancellation, SandboxPayment, SandboxPrepare
 from sandbox.params import (
     MERCHANT_UID_MAX_LENGTH,
     InvalidParam,
@@ -133,7 +134,7 @@ def get_token(request: HttpRequest) -> HttpResponse:
 @iamport_api("GET")
 def payment_detail(request: HttpRequest, imp_uid: str) -> HttpResponse:
     """`GET payments/{imp_uid}`."""
-    payment = SandboxPayment.objects.filter(imp_uid=imp_uid).first()
+    payment = SandboxPayment.objects.filter(api=Api.V1, imp_uid=imp_uid).first()
     if payment is None:
         return envelope(code=REFUSED, message=NOT_FOUND_MESSAGE, status=404)
     return envelope(payment_to_api(payment, request=request))
@@ -171,7 +172,7 @@ def payments_by_status(request: HttpRequest, payment_status: str) -> HttpRespons
     """`GET payments/status/{payment_status}`: every payment of a status, paged; `from` and
     `to` (unix seconds) bound `started_at`."""
     payment_status, sorting = _status_and_sorting(request, payment_status)
-    payments = SandboxPayment.objects.all()
+    payments = SandboxPayment.objects.filter(api=Api.V1)
     if payment_status != "all":
         payments = payments.filter(status=payment_status)
     bounds = {"from": "started_at__gte", "to": "started_at__lte"}
@@ -246,7 +247,7 @@ def prepare(request: HttpRequest) -> HttpResponse:
 @iamport_api("GET")
 def prepare_detail(request: HttpRequest, merchant_uid: str) -> HttpResponse:
     """`GET payments/prepare/{merchant_uid}`."""
-    prepared = SandboxPrepare.objects.filter(merchant_uid=merchant_uid).first()
+    prepared = SandboxPrepare.objects.filter(api=Api.V1, merchant_uid=merchant_uid).first()
     if prepared is None:
         return envelope(
             code=REFUSED, message=f"사전등록된 결제정보가 없습니다: {merchant_uid}", status=404

@@ -1,8 +1,16 @@
-"""Webhook notifications, sent to the shop the way Iamport sends them.
+"""Webhook notifications, sent to the shop the way Iamport (V1) and PortOne V2 send them.
 
-A notification is a JSON POST of `{"imp_uid", "merchant_uid", "status"}` (plus
-`cancellation_id` for a cancellation) to the payment's `notice_url`, or to
-`settings.SANDBOX_WEBHOOK_URL` when that is set (it overrides, like the console setting).
+V1: a JSON POST of `{"imp_uid", "merchant_uid", "status"}` (plus `cancellation_id` for a
+cancellation) to the payment's `notice_url`, or to `settings.SANDBOX_WEBHOOK_URL` when that is
+set (it overrides, like the console setting).
+
+V2 (webhook version 2024-04-25): a JSON POST of `{"type": "Transaction.Paid", "timestamp",
+"data": {"storeId", "paymentId", "transactionId", "cancellationId"?}}` to every URL of the
+payment's `noticeUrls` (none: to `SANDBOX_WEBHOOK_URL`, standing for the console's webhook
+URL, when set; else nowhere), signed the Standard Webhooks way with the first of
+`settings.PORTONE_WEBHOOK_SECRETS`: headers `webhook-id` (a new `msg_…` per message),
+`webhook-timestamp` and `webhook-signature`. The event is the payment's current state (see
+`v2_event`), so the console's resend sends the same event again, as a new message.
 
 It is sent only after the transaction that changed the payment has committed, from a daemon
 thread: the shop's handler calls back into the sandbox's REST API over HTTP on the same server,
@@ -15,16 +23,22 @@ Every attempt is recorded as a `SandboxWebhookDelivery` with the shop's answer.
 
 from __future__ import annotations
 
+import binascii
+import json
 import logging
+import secrets
 import threading
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
-from sandbox.models import SandboxPayment, SandboxWebhookDelivery
+from sandbox.models import Api, SandboxPayment, SandboxWebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +47,73 @@ DEFAULT_TIMEOUT = (10.0, 30.0)
 RESPONSE_EXCERPT_LENGTH = 2000
 
 
-def webhook_url(payment: SandboxPayment) -> str | None:
-    """Where this payment's notifications go, or None when nowhere is configured."""
-    url = getattr(settings, "SANDBOX_WEBHOOK_URL", None) or payment.notice_url
-    if not url:
-        return None
-    # A relative notice_url is taken relative to the site the sandbox runs on.
+def webhook_urls(payment: SandboxPayment) -> list[str]:
+    """Where this payment's notifications go (empty when nowhere is configured)."""
+    configured = getattr(settings, "SANDBOX_WEBHOOK_URL", None)
+    if payment.api == Api.V2:
+        urls = list(payment.notice_urls) or ([configured] if configured else [])
+    else:
+        url = configured or payment.notice_url
+        urls = [url] if url else []
+    # A relative URL is taken relative to the site the sandbox runs on.
     site = getattr(settings, "SANDBOX_SITE_URL", "http://127.0.0.1:8000").rstrip("/") + "/"
-    return urljoin(site, url)
+    return [urljoin(site, url) for url in urls]
+
+
+def webhook_url(payment: SandboxPayment) -> str | None:
+    """Where a V1 payment's notification goes, or None when nowhere is configured."""
+    urls = webhook_urls(payment)
+    return urls[0] if urls else None
+
+
+def rfc3339(moment: datetime) -> str:
+    """A time as PortOne V2 writes it: UTC, milliseconds, "Z"."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _v2_state(payment: SandboxPayment) -> tuple[str, datetime | None, bool]:
+    """The V2 event type of the payment's current state, when it happened, and whether it
+    names a cancellation."""
+    status = payment.v2_status
+    if status == "FAILED":
+        return "Transaction.Failed", payment.failed_at, False
+    if status in ("CANCELLED", "PARTIAL_CANCELLED"):
+        kind = "Cancelled" if status == "CANCELLED" else "PartialCancelled"
+        return f"Transaction.{kind}", None, True
+    if status == "PAID":
+        return "Transaction.Paid", payment.paid_at, False
+    if status == "VIRTUAL_ACCOUNT_ISSUED":
+        return "Transaction.VirtualAccountIssued", payment.vbank_issued_at, False
+    return "Transaction.Ready", payment.started_at, False
+
+
+def v2_event(payment: SandboxPayment, *, cancellation_id: str | None = None) -> dict[str, Any]:
+    """The 2024-04-25 webhook body for the payment's current state. A cancel event names the
+    cancellation (the newest one unless told), and is timed by it."""
+    event_type, moment, names_cancellation = _v2_state(payment)
+    data = {
+        "storeId": payment.store_id,
+        "paymentId": payment.merchant_uid,
+        "transactionId": payment.imp_uid,
+    }
+    if names_cancellation:
+        cancellations = payment.cancellations.order_by("-cancelled_at", "-id")
+        if cancellation_id:
+            cancellations = cancellations.filter(cancellation_id=cancellation_id)
+        cancellation = cancellations.first()
+        if cancellation is not None:
+            data["cancellationId"] = cancellation.cancellation_id
+            moment = cancellation.cancelled_at
+    return {
+        "type": event_type,
+        "timestamp": rfc3339(moment or payment.updated_at or timezone.now()),
+        "data": data,
+    }
 
 
 def webhook_body(payment: SandboxPayment, *, cancellation_id: str | None = None) -> dict:
+    if payment.api == Api.V2:
+        return v2_event(payment, cancellation_id=cancellation_id)
     body = {
         "imp_uid": payment.imp_uid,
         "merchant_uid": payment.merchant_uid,
@@ -69,39 +139,94 @@ def notify_after_commit(
     )
 
 
-def dispatch(*, payment_id: int, body: dict, trigger: str) -> SandboxWebhookDelivery | None:
-    """Record a delivery and send it (in a thread, or right here in synchronous mode)."""
+def dispatch(*, payment_id: int, body: dict, trigger: str) -> list[SandboxWebhookDelivery]:
+    """Record a delivery per URL and send each (in a thread, or right here in synchronous
+    mode). A V2 delivery is a message of its own, with its own webhook-id."""
     payment = SandboxPayment.objects.get(pk=payment_id)
-    url = webhook_url(payment)
-    if not url:
+    urls = webhook_urls(payment)
+    if not urls:
         logger.info("sandbox: no webhook URL for %s, %s not sent", payment.imp_uid, trigger)
-        return None
-    delivery = SandboxWebhookDelivery.objects.create(
-        payment=payment, trigger=trigger, url=url, body=body
-    )
-    if getattr(settings, "SANDBOX_WEBHOOK_SYNC", False):
-        deliver(delivery)
-    else:
-        threading.Thread(
-            target=_deliver_in_thread,
-            args=(delivery.pk,),
-            name=f"sandbox-webhook-{delivery.pk}",
-            daemon=True,
-        ).start()
-    return delivery
+        return []
+    v2 = payment.api == Api.V2
+    deliveries = [
+        SandboxWebhookDelivery.objects.create(
+            payment=payment,
+            api=payment.api,
+            trigger=trigger,
+            url=url,
+            body=body,
+            webhook_id=f"msg_{secrets.token_hex(12)}" if v2 else "",
+            # The exact text signed and sent: the signature covers these bytes.
+            raw_body=json.dumps(body, ensure_ascii=False, separators=(",", ":")) if v2 else "",
+        )
+        for url in urls
+    ]
+    for delivery in deliveries:
+        if getattr(settings, "SANDBOX_WEBHOOK_SYNC", False):
+            deliver(delivery)
+        else:
+            threading.Thread(
+                target=_deliver_in_thread,
+                args=(delivery.pk,),
+                name=f"sandbox-webhook-{delivery.pk}",
+                daemon=True,
+            ).start()
+    return deliveries
 
 
-def deliver(delivery: SandboxWebhookDelivery) -> SandboxWebhookDelivery:
-    """POST the delivery's body to its URL and record the answer. Never raises for HTTP."""
-    timeout = tuple(getattr(settings, "SANDBOX_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT))
+class SigningFailed(Exception):
+    """The V2 webhook secret is missing or not a Standard Webhooks secret."""
+
+
+def signed_headers(delivery: SandboxWebhookDelivery) -> dict[str, str]:
+    """The Standard Webhooks headers of a V2 delivery, signed now with the first secret."""
+    configured = list(getattr(settings, "PORTONE_WEBHOOK_SECRETS", None) or [])
+    if not configured:
+        raise SigningFailed("PORTONE_WEBHOOK_SECRETS is empty: nothing to sign with")
+    now = datetime.now(UTC)
     try:
-        reply = requests.post(
+        signature = Webhook(configured[0]).sign(delivery.webhook_id, now, delivery.raw_body)
+    except (EmptyWebhookSecretError, ValueError, binascii.Error) as exc:
+        raise SigningFailed(f"the first PORTONE_WEBHOOK_SECRETS entry is unusable: {exc}") from exc
+    return {
+        "webhook-id": delivery.webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+def _post(delivery: SandboxWebhookDelivery, timeout: tuple) -> requests.Response:
+    if delivery.api != Api.V2:
+        return requests.post(
             delivery.url,
             json=delivery.body,
             timeout=timeout,
             headers={"User-Agent": "Iamport-Sandbox-Webhook/1.0"},
             allow_redirects=False,
         )
+    delivery.request_headers = signed_headers(delivery)
+    return requests.post(
+        delivery.url,
+        data=delivery.raw_body.encode("utf-8"),
+        timeout=timeout,
+        headers={
+            **delivery.request_headers,
+            "Content-Type": "application/json",
+            "User-Agent": "PortOne-Sandbox-Webhook/1.0",
+        },
+        allow_redirects=False,
+    )
+
+
+def deliver(delivery: SandboxWebhookDelivery) -> SandboxWebhookDelivery:
+    """POST the delivery's body to its URL and record the answer. Never raises for HTTP."""
+    timeout = tuple(getattr(settings, "SANDBOX_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT))
+    try:
+        reply = _post(delivery, timeout)
+    except SigningFailed as exc:
+        delivery.outcome = SandboxWebhookDelivery.Outcome.ERROR
+        delivery.error = str(exc)[:500]
+        logger.warning("sandbox: webhook to %s not signed: %s", delivery.url, delivery.error)
     except requests.RequestException as exc:
         delivery.outcome = SandboxWebhookDelivery.Outcome.ERROR
         delivery.error = f"{exc.__class__.__name__}: {exc}"[:500]
@@ -119,7 +244,14 @@ def deliver(delivery: SandboxWebhookDelivery) -> SandboxWebhookDelivery:
         )
     delivery.finished_at = timezone.now()
     delivery.save(
-        update_fields=["outcome", "error", "http_status", "response_excerpt", "finished_at"]
+        update_fields=[
+            "outcome",
+            "error",
+            "http_status",
+            "response_excerpt",
+            "finished_at",
+            "request_headers",
+        ]
     )
     return delivery
 
@@ -135,5 +267,6 @@ def _deliver_in_thread(delivery_id: int) -> None:
 
 
 def resend(payment: SandboxPayment) -> None:
-    """Send the payment's current state again (the console's "웹훅 재전송")."""
+    """Send the payment's current state again (the console's "웹훅 재전송"); for V2 the
+    current state's event, as a new message."""
     notify_after_commit(payment, trigger="resend")

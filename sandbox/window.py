@@ -7,6 +7,11 @@ with `m_redirect_url`). The window's buttons post to `window/<imp_uid>/approve|d
 which move the payment and answer with the callback's `rsp`, and for a mobile payment the
 `m_redirect_url` to go to. The window page hands the `rsp` to the shop's page by
 `postMessage` (see sandbox/static/sandbox/window.js).
+
+PortOne V2's `PortOne.requestPayment` (sandbox/static/sandbox/portone.js, views in
+`sandbox.window_v2`) opens this same window, under `portone/window/<txId>/`: the buttons move
+the payment through the same services, and the answer carries V2's result object instead of
+V1's `rsp`, and V2's redirect query.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from sandbox import services
 from sandbox.http import BadRequestBody, envelope, read_params, render_page, sandbox_only
-from sandbox.models import SandboxPayment
+from sandbox.models import Api, SandboxPayment
 from sandbox.params import (
     MERCHANT_CODE_MAX_LENGTH,
     InvalidParam,
@@ -33,10 +39,12 @@ from sandbox.params import (
     parse_text,
 )
 from sandbox.serializers import payment_to_rsp
+from sandbox.serializers_v2 import browser_result
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "sandbox"
 ASSETS = {
     "iamport.js": "text/javascript; charset=utf-8",
+    "portone.js": "text/javascript; charset=utf-8",
     "window.js": "text/javascript; charset=utf-8",
     "sandbox.css": "text/css; charset=utf-8",
 }
@@ -54,6 +62,9 @@ PAY_METHOD_LABELS = {
 }
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 REDIRECT_FIELDS = ("imp_uid", "merchant_uid", "error_code", "error_msg")
+V2_REDIRECT_FIELDS = ("paymentId", "code", "message", "pgCode", "pgMessage")
+# What the window posts to the page that opened it, per API (the SDK script listens for it).
+MESSAGE_TYPES = {Api.V1: "iamport-sandbox:rsp", Api.V2: "portone-sandbox:result"}
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
@@ -139,32 +150,65 @@ def sdk_start(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _with_query(url: str, added: list[tuple[str, str]], replaced: tuple[str, ...]) -> str:
+    """`url` with `added` in its query; its own query is kept, but for `replaced` keys."""
+    parts = urlsplit(url)
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key not in replaced
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query + added)))
+
+
 def mobile_redirect_url(payment: SandboxPayment) -> str | None:
     """Where a mobile payment returns to: `m_redirect_url` with the outcome in its query.
 
     An existing query string is kept; `error_code`/`error_msg` are added only on failure.
+    A V2 payment in redirect mode returns to its `redirectUrl` (see `v2_redirect_url`).
     """
+    if payment.api == Api.V2:
+        return v2_redirect_url(payment)
     if payment.channel != "mobile" or not payment.m_redirect_url:
         return None
-    parts = urlsplit(payment.m_redirect_url)
-    query = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if key not in REDIRECT_FIELDS
-    ]
-    query += [("imp_uid", payment.imp_uid), ("merchant_uid", payment.merchant_uid)]
+    added = [("imp_uid", payment.imp_uid), ("merchant_uid", payment.merchant_uid)]
     if payment.status == SandboxPayment.Status.FAILED:
-        query += [
+        added += [
             ("error_code", payment.fail_code or "F0000"),
             ("error_msg", payment.fail_reason),
         ]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return _with_query(payment.m_redirect_url, added, REDIRECT_FIELDS)
+
+
+def v2_redirect_url(payment: SandboxPayment) -> str | None:
+    """V2 redirect mode: `redirectUrl` with `paymentId`, and on failure `code`, `message`,
+    `pgCode`, `pgMessage` (the result the promise would have resolved with)."""
+    if not payment.m_redirect_url:
+        return None
+    result = browser_result(payment)
+    added = [(key, str(result[key])) for key in V2_REDIRECT_FIELDS if key in result]
+    return _with_query(payment.m_redirect_url, added, V2_REDIRECT_FIELDS)
+
+
+def _notice(payment: SandboxPayment) -> str:
+    """What the window says once it is done."""
+    if payment.status == SandboxPayment.Status.FAILED:
+        return _("결제가 완료되지 않았습니다: %(reason)s") % {"reason": payment.fail_reason}
+    if payment.is_awaiting_deposit:
+        return _("가상계좌가 발급되었습니다: %(bank)s %(number)s") % {
+            "bank": payment.vbank_name,
+            "number": payment.vbank_num,
+        }
+    return _("결제가 승인되었습니다.")
 
 
 def _outcome(payment: SandboxPayment, request: HttpRequest) -> dict[str, Any]:
+    v2 = payment.api == Api.V2
     return {
-        "rsp": payment_to_rsp(payment, request=request),
+        "rsp": browser_result(payment) if v2 else payment_to_rsp(payment, request=request),
         "redirect_url": mobile_redirect_url(payment),
+        "notice": _notice(payment),
+        "failed": payment.status == SandboxPayment.Status.FAILED,
     }
 
 
@@ -184,8 +228,15 @@ def payment_window(request: HttpRequest, imp_uid: str) -> HttpResponse:
     parent_origin = request.GET.get("parent_origin", "")
     if not ORIGIN_PATTERN.match(parent_origin):
         parent_origin = ""
+    prefix = "sandbox:v2_window" if payment.api == Api.V2 else "sandbox:window"
     context = {
         "payment": payment,
+        "v2": payment.api == Api.V2,
+        "message_type": MESSAGE_TYPES[Api(payment.api)],
+        "action_urls": {
+            action: reverse(f"{prefix}_{action}", args=[payment.imp_uid])
+            for action in ("approve", "decline", "close")
+        },
         "merchant_name": services.merchant_name(),
         "pay_method_label": PAY_METHOD_LABELS.get(payment.pay_method, payment.pay_method),
         "decline_reasons": services.DECLINE_REASONS,

@@ -2,20 +2,21 @@
  * The sandbox payment window (page `window/<imp_uid>/`).
  *
  * Each button posts to its endpoint (approve, decline with the chosen PG error code, close),
- * which moves the payment and answers {rsp, redirect_url}. Then:
- * - mobile payment (redirect_url set): go to the shop's m_redirect_url;
+ * which moves the payment and answers {rsp, redirect_url, notice, failed}. Then:
+ * - mobile payment (redirect_url set): go to the shop's m_redirect_url (V2: redirectUrl);
  * - inside the SDK's iframe: hand the rsp to the shop's page with postMessage
- *   ({type: "iamport-sandbox:rsp", rsp}), which closes the overlay;
+ *   ({type: "iamport-sandbox:rsp", rsp}; for PortOne V2 {type: "portone-sandbox:result",
+ *   rsp: the requestPayment result}), which closes the overlay;
  * - opened on its own: just show the outcome.
  */
 (function (window, document) {
   "use strict";
 
-  var MESSAGE_TYPE = "iamport-sandbox:rsp";
   var root = document.getElementById("sandbox-window");
   if (!root) {
     return;
   }
+  var MESSAGE_TYPE = root.getAttribute("data-message-type") || "iamport-sandbox:rsp";
   var statusLine = document.getElementById("sandbox-status");
   var buttons = Array.prototype.slice.call(root.querySelectorAll("button"));
   var parentOrigin = root.getAttribute("data-parent-origin") || "*";
@@ -43,7 +44,9 @@
     if (window.parent && window.parent !== window) {
       window.parent.postMessage({ type: MESSAGE_TYPE, rsp: rsp }, parentOrigin);
     }
-    if (rsp.error_code) {
+    if (outcome.notice) {
+      say(outcome.notice, outcome.failed ? "error" : "success");
+    } else if (rsp.error_code) {
       say("결제가 완료되지 않았습니다: " + rsp.error_msg, "error");
     } else if (rsp.status === "ready") {
       say("가상계좌가 발급되었습니다: " + rsp.vbank_name + " " + rsp.vbank_num, "success");
