@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,11 +127,34 @@ def webhook_process(
     read_imp_uid: Callable[[dict[str, Any]], str],
 ) -> WebhookAnswer:
     """Process a stored delivery and record what came of it, whatever happens."""
-    try:
+    with _errors_recorded(delivery):
         return _process(delivery, sender_allowed, read_payload, read_imp_uid)
+
+
+@contextmanager
+def _errors_recorded(delivery: WebhookDelivery) -> Iterator[None]:
+    """An unexpected error is recorded on the delivery, with its traceback, and raised."""
+    try:
+        yield
     except Exception as exc:
         webhook_finish(delivery, Outcome.ERROR, "unexpected error", error=exc)
         raise
+
+
+def _synced(
+    delivery: WebhookDelivery, sync: Callable[[], SyncResult], *, api: str, unknown: str
+) -> WebhookAnswer:
+    """The sync's outcome as the answer; `unknown` when the API has no such payment, a 5xx
+    asking for a retry when it could not be asked."""
+    try:
+        result = sync()
+    except IamportNotFound:
+        return _done(delivery, 200, Outcome.IGNORED, unknown)
+    except IamportError as exc:
+        detail = f"{exc.__class__.__name__}: {exc.message}"
+        logger.warning("webhook %s: %s failed: %s", delivery.pk, api, detail)
+        return _done(delivery, retry_status(exc), Outcome.ERROR, detail, public=RETRY_DETAIL)
+    return _settled(delivery, result)
 
 
 def _process(delivery, sender_allowed, read_payload, read_imp_uid) -> WebhookAnswer:
@@ -142,16 +166,14 @@ def _process(delivery, sender_allowed, read_payload, read_imp_uid) -> WebhookAns
     except WebhookRejected as exc:
         return _done(delivery, 400, Outcome.REJECTED, str(exc))
     _keep_hints(delivery, payload)
-    try:
-        # The payment is fetched by imp_uid; nothing else in the body is believed.
-        result = payment_sync(imp_uid=delivery.imp_uid)
-    except IamportNotFound:
-        return _done(delivery, 200, Outcome.IGNORED, "Iamport does not know this imp_uid")
-    except IamportError as exc:
-        detail = f"{exc.__class__.__name__}: {exc.message}"
-        logger.warning("webhook %s: Iamport failed: %s", delivery.pk, detail)
-        return _done(delivery, retry_status(exc), Outcome.ERROR, detail, public=RETRY_DETAIL)
-    return _settled(delivery, result)
+    imp_uid = delivery.imp_uid
+    # The payment is fetched by imp_uid; nothing else in the body is believed.
+    return _synced(
+        delivery,
+        lambda: payment_sync(imp_uid=imp_uid),
+        api="Iamport",
+        unknown="Iamport does not know this imp_uid",
+    )
 
 
 def _keep_hints(delivery: WebhookDelivery, payload: dict[str, Any]) -> None:
@@ -207,11 +229,8 @@ def webhook_process_v2(
     delivery: WebhookDelivery, *, sender_allowed: bool, body: bytes, headers: Mapping[str, str]
 ) -> WebhookAnswer:
     """Verify a stored V2 delivery's signature, then sync the payment it names."""
-    try:
+    with _errors_recorded(delivery):
         return _process_v2(delivery, sender_allowed, body, headers)
-    except Exception as exc:
-        webhook_finish(delivery, Outcome.ERROR, "unexpected error", error=exc)
-        raise
 
 
 def _process_v2(delivery, sender_allowed, body, headers) -> WebhookAnswer:
@@ -235,26 +254,20 @@ def webhook_reprocess_v2(delivery: WebhookDelivery) -> WebhookAnswer:
     """Process a stored V2 delivery again (the admin's "다시 처리"). Its signature held when it
     arrived (that is when its paymentId was kept); it cannot be checked again, being more than
     5 minutes old by now. One that never passed stays rejected."""
-    try:
+    with _errors_recorded(delivery):
         if not delivery.webhook_id or not delivery.merchant_uid:
             return _done(delivery, 400, Outcome.REJECTED, "signature was never verified")
         return _sync_v2(delivery, delivery.merchant_uid)
-    except Exception as exc:
-        webhook_finish(delivery, Outcome.ERROR, "unexpected error", error=exc)
-        raise
 
 
 def _sync_v2(delivery: WebhookDelivery, payment_id: str) -> WebhookAnswer:
-    try:
-        # The payment is fetched by paymentId; nothing else in the body is believed.
-        result = payment_sync_v2(payment_id=payment_id)
-    except IamportNotFound:
-        return _done(delivery, 200, Outcome.IGNORED, "PortOne does not know this paymentId")
-    except IamportError as exc:
-        detail = f"{exc.__class__.__name__}: {exc.message}"
-        logger.warning("webhook %s: PortOne failed: %s", delivery.pk, detail)
-        return _done(delivery, retry_status(exc), Outcome.ERROR, detail, public=RETRY_DETAIL)
-    return _settled(delivery, result)
+    # The payment is fetched by paymentId; nothing else in the body is believed.
+    return _synced(
+        delivery,
+        lambda: payment_sync_v2(payment_id=payment_id),
+        api="PortOne",
+        unknown="PortOne does not know this paymentId",
+    )
 
 
 def _keep_v2_hints(delivery: WebhookDelivery, event: V2Event) -> None:
