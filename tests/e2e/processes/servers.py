@@ -69,7 +69,7 @@ STANDIN_MERCHANT_CODE = "imp00000000"
 
 # Settings the shop reads from the environment: never inherited from the test process (whose
 # tests/settings.py sets several of them) or from a developer's shell.
-_APP_PREFIXES = ("DJANGO_", "IAMPORT_", "SANDBOX_", "SHOP_", "GUNICORN_", "PAYMENTS_")
+_APP_PREFIXES = ("DJANGO_", "IAMPORT_", "PORTONE_", "SANDBOX_", "SHOP_", "GUNICORN_", "PAYMENTS_")
 _APP_NAMES = {"DATABASE_URL", "HOST", "PORT", "WEB_CONCURRENCY"}
 _PORT_TAKEN = ("Address already in use", "That port is already in use", "Connection in use")
 
@@ -576,7 +576,10 @@ class Standin:
         )
 
 
-def standin_environ(*, port: int, database: Path) -> dict[str, str]:
+def standin_environ(
+    *, port: int, database: Path, overrides: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """The stand-in's settings; `overrides` set (or, with None, remove) variables on top."""
     env = base_environ()
     env.update(
         {
@@ -587,6 +590,7 @@ def standin_environ(*, port: int, database: Path) -> dict[str, str]:
             "DJANGO_MEDIA_ROOT": str(database.parent / "media"),
         }
     )
+    _apply_overrides(env, overrides)
     return env
 
 
@@ -595,8 +599,13 @@ def _standin_ready(server: Server) -> bool:
 
 
 @contextlib.contextmanager
-def iamport_standin(workdir: Path | None = None) -> Iterator[Standin]:
-    """The sandbox as Iamport's stand-in, in a process of its own, on a free loopback port."""
+def iamport_standin(
+    workdir: Path | None = None, *, env_overrides: Mapping[str, str | None] | None = None
+) -> Iterator[Standin]:
+    """The sandbox as Iamport's stand-in, in a process of its own, on a free loopback port.
+
+    `env_overrides` go on top of its environment (e.g. the PortOne V2 store it plays).
+    """
     with contextlib.ExitStack() as cleanup:
         if workdir is None:
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
@@ -605,7 +614,7 @@ def iamport_standin(workdir: Path | None = None) -> Iterator[Standin]:
 
         @contextlib.contextmanager
         def start(port: int) -> Iterator[Standin]:
-            env = standin_environ(port=port, database=database)
+            env = standin_environ(port=port, database=database, overrides=env_overrides)
             run_command(
                 [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
                 env,
