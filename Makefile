@@ -36,12 +36,13 @@ serve: $(VENV)/.runtime-installed
 	@HOST=$(HOST) PORT=$(PORT) $(PY) -m config.serve
 
 ## make test: install what the tests need and run the whole suite (SQLite unless DATABASE_URL).
+## PYTEST_ARGS narrows it (CI's SQLite pass: -m "not e2e"; the browsers run on PostgreSQL).
 test: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
-	$(PY) -m pytest --cov --cov-report=
+	$(PY) -m pytest --cov --cov-report= $(PYTEST_ARGS)
 	$(PY) -m coverage report --skip-covered --skip-empty
 
 test-fast: $(VENV)/.dev-installed
