@@ -170,13 +170,13 @@ def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult
     (`IamportNotFound` for an unknown imp_uid); the caller maps them to its answer.
     Idempotent: calling it again for the same payment state changes nothing.
     """
-    return _sync(gateways.IamportGateway(), imp_uid, merchant_uid)
+    return _sync(gateways.GATEWAYS[Payment.Api.V1], imp_uid, merchant_uid)
 
 
 def payment_sync_v2(*, payment_id: str) -> SyncResult:
     """The same for a PortOne V2 payment, named by its paymentId (the order's merchant_uid):
     PortOne answers with the attempt that matters, which is decided by the same rules."""
-    return _sync(gateways.PortOneGateway(), payment_id, payment_id)
+    return _sync(gateways.GATEWAYS[Payment.Api.V2], payment_id, payment_id)
 
 
 def payment_resync(payment: Payment) -> SyncResult:

@@ -343,10 +343,30 @@ def test_an_event_for_a_payment_portone_does_not_know_is_ignored(client, portone
     assert WebhookDelivery.objects.get().outcome == WebhookDelivery.Outcome.IGNORED
 
 
-def test_a_signed_body_that_is_not_an_event_is_rejected(client, portone):
-    for body in (b"[]", b'{"type": "Transaction.Paid", "data": {"paymentId": "../x"}}', b"\xff"):
-        reply = deliver(client, body, **signed_headers(body.decode("latin-1").encode("utf-8")))
-        assert reply.status_code == 400
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[]", "not a JSON object"),
+        (b'{"type": "Transaction.Paid", "data": {"paymentId": "../x"}}', "usable paymentId"),
+    ],
+)
+def test_a_genuine_signature_over_a_body_that_is_not_an_event_is_rejected(
+    client, portone, body, reason
+):
+    reply = deliver(client, body, **signed_headers(body))
+
+    assert reply.status_code == 400
+    assert reason in WebhookDelivery.objects.get().detail
+    assert not portone.rsps.calls
+
+
+def test_a_body_that_is_not_utf8_is_rejected_before_any_signature_check(client, portone):
+    body = b'{"type": "\xff"}'
+
+    reply = deliver(client, body, **signed_headers(body.decode("latin-1").encode()))
+
+    assert reply.status_code == 400
+    assert "not UTF-8" in WebhookDelivery.objects.get().detail
     assert not portone.rsps.calls
 
 
