@@ -9,6 +9,7 @@ refund form (`payments/admin/orders.py` re-registers `Order` with a subclass of
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -20,16 +21,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBadRequest
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from shop.mail import MailContent, mail_content
 from shop.models import Order, OrderLine, OutgoingMail, Product
 from shop.selectors import pay_method_label
 from shop.templatetags.shop_tags import won as won_text
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+logger = logging.getLogger(__name__)
 
 admin.site.site_header = _("아임포트 상점 관리")
 admin.site.site_title = _("아임포트 상점 관리")
@@ -447,8 +451,9 @@ class OutgoingMailAdmin(GuardedModelAdmin):
         "key",
         "order",
         "to",
-        "subject",
-        "body",
+        "kind",
+        "subject_shown",
+        "body_shown",
         "html_preview",
         "status",
         "attempts",
@@ -465,18 +470,43 @@ class OutgoingMailAdmin(GuardedModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def _content(self, mail: OutgoingMail) -> MailContent | None:
+        """As sent, or as it will be sent (rendered from its facts); None when it cannot be
+        rendered (its last error says why)."""
+        try:
+            return mail_content(mail)
+        except Exception:  # a mail that cannot be rendered is still shown, with its facts
+            logger.exception("mail %s cannot be rendered", mail.key)
+            return None
+
+    @admin.display(description=_("제목"))
+    def subject_shown(self, mail: OutgoingMail) -> str:
+        content = self._content(mail)
+        return content.subject if content else "-"
+
+    @admin.display(description=_("본문"))
+    def body_shown(self, mail: OutgoingMail) -> str:
+        content = self._content(mail)
+        return (
+            format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', content.body)
+            if content
+            else "-"
+        )
+
     @admin.display(description=_("HTML 본문"))
     def html_preview(self, mail: OutgoingMail) -> str:
         """The HTML part as the buyer sees it, in a sandboxed frame (no script, no form, not
         this origin): a mail's HTML is never part of the admin's own page."""
-        if not mail.html_body:
+        content = self._content(mail)
+        if content is None or not content.html_body:
             return "-"
         return format_html(
             '<iframe sandbox="" srcdoc="{}" title="{}" '
             'style="width:100%;max-width:640px;height:520px;border:1px solid #ccc;'
             'background:#fff"></iframe>',
-            mail.html_body,
-            mail.subject,
+            # Escaped whatever it is: rendered HTML comes marked safe for a page of its own.
+            escape(content.html_body),
+            content.subject,
         )
 
     @admin.display(description=_("작성일시"), ordering="created_at")

@@ -1,12 +1,15 @@
 """Mail to buyers through an outbox: written with the change it reports, sent off the request.
 
-`order_mail_enqueue` renders one of the buyer's mails (plain text and HTML, in the order's
-language) and `mail_enqueue` adds it to the outbox, inside the caller's transaction: one INSERT
-and no query more, since the order's lines come from the caller's lock. `mail_send_due` is the
-worker step: it claims due mails one at a time (`select_for_update(skip_locked=True)`, so
-several machines running it never send one twice), sends, and records the outcome; a failed
-send is retried with a growing delay. A process that dies after sending but before recording
-sends that one mail again on the next run: at least once, never lost.
+`order_mail_enqueue` adds one of the buyer's mails to the outbox inside the caller's
+transaction: its kind, the facts it reports as they stand at that moment (amounts, lines, an
+account, taken from what the caller already holds) and the buyer's language, in one INSERT and
+no query more. The words come later: `mail_send_due` is the worker step, which claims due mails
+one at a time (`select_for_update(skip_locked=True)`, so several machines running it never send
+one twice), renders each from its facts (`mail_content`: plain text and HTML, in its language),
+sends it and keeps what went out; a failed send, or a mail that cannot be rendered, is retried
+with a growing delay. Rendering when sending keeps the templates off the payment's path, and a
+broken template delays a mail instead of failing a payment. A process that dies after sending
+but before recording sends that one mail again on the next run: at least once, never lost.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -54,6 +58,24 @@ class MailRun:
     failed: int
 
 
+@dataclass(frozen=True)
+class MailContent:
+    """What a mail says: the subject, the plain text and the HTML beside it ("" for none)."""
+
+    subject: str
+    body: str
+    html_body: str
+
+
+@dataclass(frozen=True)
+class MailLine:
+    """An order line as a mail shows it (the templates' `line`)."""
+
+    product_name: str
+    quantity: int
+    line_total: int
+
+
 def base_url() -> str:
     """The shop's public address for links in mail. SHOP_BASE_URL is required with debug off;
     in debug it may be unset, and the shop is then where its own sandbox reaches it."""
@@ -81,58 +103,67 @@ def mail_language(order: Order) -> str:
 def order_mail_enqueue(
     *, kind: str, key: str, order: Order, lines: Sequence[OrderLine], **facts: Any
 ) -> None:
-    """Render the buyer's `kind` mail about `order` in its language and add it to the outbox.
+    """Add the buyer's `kind` mail about `order` to the outbox, once per `key`, as part of the
+    caller's transaction: one INSERT that does nothing when the key is already there, so a
+    repeated call neither fails the caller's transaction nor writes the mail twice.
 
     `lines` are the order's lines as the caller already holds them (no query here); `facts` are
-    what this kind of mail reports (an account, a refunded amount), for its templates.
+    what this kind of mail reports besides the order (an account, a refunded amount), as JSON
+    values. All of it is kept as it is now; the mail is rendered from it when it is sent.
     """
-    with translation.override(mail_language(order)):
-        context = {
-            "shop_name": settings.SHOP_NAME,
-            "order": order,
-            "lines": lines,
-            "title": order_title(list(lines)),
-            "order_url": absolute_url(order.get_absolute_url()),
-            **facts,
-        }
-        subject = _("[%(shop)s] %(subject)s (주문번호 %(number)s)") % {
-            "shop": settings.SHOP_NAME,
-            "subject": SUBJECTS[kind],
-            "number": order.number,
-        }
-        body = render_to_string(f"mail/{kind}.txt", context).strip() + "\n"
-        html_body = render_to_string(f"mail/{kind}.html", context)
-    mail_enqueue(
-        key=key,
-        to=order.buyer_email,
-        subject=subject,
-        body=body,
-        html_body=html_body,
-        order=order,
-    )
-
-
-def mail_enqueue(
-    *,
-    key: str,
-    to: str,
-    subject: str,
-    body: str,
-    html_body: str = "",
-    order: Order | None = None,
-) -> None:
-    """Add a mail to the outbox, once per `key`, as part of the caller's transaction.
-
-    One INSERT that does nothing when the key is already there, so a repeated call neither
-    fails the caller's transaction nor writes the mail twice.
-    """
+    if kind not in SUBJECTS:
+        raise ValueError(f"no such mail: {kind!r}")
     key = key[:100]
     mail = OutgoingMail(
-        key=key, to=to, subject=subject[:255], body=body, html_body=html_body, order=order
+        key=key,
+        to=order.buyer_email,
+        order=order,
+        kind=kind,
+        language=mail_language(order),
+        facts={
+            "order": {
+                "merchant_uid": order.merchant_uid,
+                "number": order.number,
+                "buyer_name": order.buyer_name,
+                "amount": order.amount,
+                "pay_method": order.pay_method,
+            },
+            "lines": [
+                {"product_name": x.product_name, "quantity": x.quantity, "line_total": x.line_total}
+                for x in lines
+            ],
+            **facts,
+        },
     )
     OutgoingMail.objects.bulk_create([mail], ignore_conflicts=True)
     if settings.SHOP_MAIL_SEND_NOW:
         transaction.on_commit(lambda: mail_send_key(key))
+
+
+def mail_content(mail: OutgoingMail) -> MailContent:
+    """What `mail` says: as it went out (or as it was written, for a mail without a kind), else
+    rendered now from its facts, in its language."""
+    if not mail.kind or mail.subject:
+        return MailContent(mail.subject, mail.body, mail.html_body)
+    facts = mail.facts
+    with translation.override(mail.language or settings.LANGUAGE_CODE):
+        order = facts["order"]
+        lines = [MailLine(**line) for line in facts["lines"]]
+        context = {
+            **facts,
+            "shop_name": settings.SHOP_NAME,
+            "lines": lines,
+            "title": order_title([line.product_name for line in lines]),
+            "order_url": absolute_url(reverse("shop:order_detail", args=[order["merchant_uid"]])),
+        }
+        subject = _("[%(shop)s] %(subject)s (주문번호 %(number)s)") % {
+            "shop": settings.SHOP_NAME,
+            "subject": SUBJECTS[mail.kind],
+            "number": order["number"],
+        }
+        body = render_to_string(f"mail/{mail.kind}.txt", context).strip() + "\n"
+        html_body = render_to_string(f"mail/{mail.kind}.html", context)
+    return MailContent(subject[:255], body, html_body)
 
 
 def mail_send_key(key: str) -> bool | None:
@@ -185,14 +216,32 @@ def mail_send(mail_id: int) -> bool | None:
             return None
         mail.attempts += 1
         try:
+            content = mail_content(mail)
             send_mail(
-                mail.subject, mail.body, None, [mail.to], html_body=mail.html_body, key=mail.key
+                content.subject,
+                content.body,
+                None,
+                [mail.to],
+                html_body=content.html_body,
+                key=mail.key,
             )
         except Exception as exc:  # any mail failure is retried; the payment is not undone
             _note_failure(mail, exc)
             return False
+        # Kept as it went out: what the buyer got, whatever the templates say later.
+        mail.subject, mail.body, mail.html_body = content.subject, content.body, content.html_body
         mail.status, mail.sent_at, mail.last_error = OutgoingMail.Status.SENT, timezone.now(), ""
-        mail.save(update_fields=["status", "sent_at", "attempts", "last_error"])
+        mail.save(
+            update_fields=[
+                "subject",
+                "body",
+                "html_body",
+                "status",
+                "sent_at",
+                "attempts",
+                "last_error",
+            ]
+        )
     logger.info("mail %s sent to %s", mail.key, mail.to)
     return True
 

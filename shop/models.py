@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -116,7 +117,7 @@ class Order(models.Model):
     @property
     def name(self) -> str:
         """The order's name for the payment window (<= 40 chars): "첫 상품 외 N건"."""
-        return order_title(list(self.lines.all()))
+        return order_title([line.product_name for line in self.lines.all()])
 
     @property
     def full_addr(self) -> str:
@@ -137,12 +138,13 @@ class Order(models.Model):
         return self.amount - self.refunded_amount
 
 
-def order_title(lines: list[OrderLine]) -> str:
-    """An order's name from its lines (<= 40 chars, as the payment window takes it)."""
-    if not lines:
+def order_title(product_names: Sequence[str]) -> str:
+    """An order's name from its lines' product names (<= 40 chars, as the payment window takes
+    it): "첫 상품 외 N건"."""
+    if not product_names:
         return gettext("주문")
-    first = lines[0].product_name
-    rest = len(lines) - 1
+    first = product_names[0]
+    rest = len(product_names) - 1
     suffix = ngettext(" 외 %(rest)d건", " 외 %(rest)d건", rest) % {"rest": rest} if rest else ""
     room = 40 - len(suffix)
     if len(first) > room:
@@ -177,6 +179,11 @@ class OutgoingMail(models.Model):
     So it is never lost (the process may die right after the commit) and never sent for a
     change that was rolled back; `key` makes each mail exist once. Sent after commit in debug,
     otherwise by the worker step (`manage.py sync_payments`), off every request's path.
+
+    What the mail reports is fixed when it is written: its `kind` and the `facts` of that
+    moment (amounts, lines, an account), with the buyer's `language`. The words are rendered
+    from them when it is sent (`shop.mail`), and kept then in `subject`, `body` and
+    `html_body` as they went out. A mail without a kind was written out in full beforehand.
     """
 
     class Status(models.TextChoices):
@@ -189,8 +196,12 @@ class OutgoingMail(models.Model):
         Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="mails"
     )
     to = models.EmailField("받는 사람", max_length=254)
-    subject = models.CharField("제목", max_length=255)
-    body = models.TextField("본문")
+    # Which of the buyer's mails (shop.mail.SUBJECTS), what it reports, and in which language.
+    kind = models.CharField("종류", max_length=30, blank=True)
+    language = models.CharField("언어", max_length=8, blank=True)
+    facts = models.JSONField("내용", default=dict, blank=True)
+    subject = models.CharField("제목", max_length=255, blank=True)
+    body = models.TextField("본문", blank=True)
     # The same mail as HTML, sent beside the plain text (mail readers show the one they can).
     html_body = models.TextField("HTML 본문", blank=True)
     status = models.CharField("상태", max_length=20, choices=Status.choices, default=Status.PENDING)

@@ -10,8 +10,9 @@ the services write to that very instance. Services are safe to call inside a cal
 
 The buyer hears of each change by mail (`shop.mail`): the order received, the virtual account
 to pay into, the payment, each refund and an expired account. Each mail is written to the
-outbox in the transaction that makes the change, once per outbox key, and rendered from what
-the service already holds, so a mail costs its one INSERT and nothing more.
+outbox in the transaction that makes the change, once per outbox key, with the facts it
+reports taken from what the service already holds, so a mail costs its one INSERT and nothing
+more (it is rendered when it is sent).
 """
 
 from __future__ import annotations

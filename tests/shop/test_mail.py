@@ -10,11 +10,12 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.db import connection, transaction
+from django.template import TemplateSyntaxError
 from django.utils import timezone
 
 from shop import services
-from shop.mail import MAX_ATTEMPTS, mail_send_due
-from shop.models import OutgoingMail
+from shop.mail import MAX_ATTEMPTS, mail_send_due, order_mail_enqueue
+from shop.models import Order, OrderLine, OutgoingMail
 
 
 @pytest.fixture
@@ -102,6 +103,91 @@ def test_a_mail_written_before_html_bodies_goes_out_as_plain_text(db, in_product
     assert mail_send_due().sent == 1
 
     assert mail.outbox[0].body == "본문" and mail.outbox[0].alternatives == []
+
+
+def test_the_outbox_keeps_what_the_mail_reports_and_the_words_once_sent(
+    order_factory, django_capture_on_commit_callbacks, in_production
+):
+    order = paid(order_factory, django_capture_on_commit_callbacks)
+
+    written = paid_mail(order)
+    assert (written.kind, written.language) == ("paid", "ko")
+    assert written.facts["order"] == {
+        "merchant_uid": order.merchant_uid,
+        "number": order.number,
+        "buyer_name": "홍길동",
+        "amount": order.amount,
+        "pay_method": "card",
+    }
+    [line] = order.lines.all()
+    assert written.facts["lines"] == [
+        {"product_name": line.product_name, "quantity": 1, "line_total": line.line_total}
+    ]
+    assert (written.subject, written.body, written.html_body) == ("", "", "")  # not yet rendered
+
+    mail_send_due()
+
+    sent = paid_mail(order)
+    [message] = mail.outbox
+    [(html, _kind)] = message.alternatives
+    assert (sent.subject, sent.body, sent.html_body) == (message.subject, message.body, html)
+    assert order.number in sent.subject and "결제가 완료되었습니다" in sent.body
+
+
+def test_a_mail_says_what_was_true_when_it_was_written(
+    order_factory, django_capture_on_commit_callbacks, in_production
+):
+    order = paid(order_factory, django_capture_on_commit_callbacks)
+    # Changed after the payment, before the worker sends the paid mail.
+    Order.objects.filter(pk=order.pk).update(buyer_name="김철수", amount=1)
+    OrderLine.objects.filter(order=order).update(product_name="바뀐 이름")
+
+    mail_send_due()
+
+    body = mail.outbox[0].body
+    assert "홍길동님" in body and "12,000원" in body and "× 1" in body
+    assert "김철수" not in body and "바뀐 이름" not in body
+
+
+def test_a_mail_that_cannot_be_rendered_waits_and_the_payment_stands(
+    order_factory, django_capture_on_commit_callbacks, in_production
+):
+    order = paid(order_factory, django_capture_on_commit_callbacks)
+
+    with mock.patch(
+        "shop.mail.render_to_string", side_effect=TemplateSyntaxError("broken template")
+    ):
+        run = mail_send_due()
+
+    assert (run.sent, run.failed) == (0, 1)
+    waiting = paid_mail(order)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert "broken template" in waiting.last_error and waiting.subject == ""
+    assert Order.objects.get(pk=order.pk).status == "paid"
+    OutgoingMail.objects.update(next_attempt_at=timezone.now())
+    assert mail_send_due().sent == 1  # the template mended, the mail goes out
+
+
+def test_a_mail_the_shop_has_no_template_for_is_refused_before_it_is_written(order_factory):
+    order = order_factory()
+
+    with pytest.raises(ValueError, match="no such mail"), transaction.atomic():
+        order_mail_enqueue(kind="welcome", key="welcome:1", order=order, lines=[])
+
+    assert not OutgoingMail.objects.filter(key="welcome:1").exists()
+
+
+def test_the_admin_shows_a_mail_it_cannot_render_without_failing(
+    admin_client, order_factory, in_production
+):
+    order = order_factory()
+    received = OutgoingMail.objects.get(order=order)
+    OutgoingMail.objects.filter(pk=received.pk).update(facts={"order": {}})  # facts damaged
+
+    page = admin_client.get(f"/admin/shop/outgoingmail/{received.pk}/change/")
+
+    assert page.status_code == 200
+    assert received.key in page.content.decode()
 
 
 def test_with_debug_on_it_is_sent_right_after_the_commit(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from payments.services import SyncOutcome, payment_sync
 from shop import services
 from shop.locks import lock_order
-from shop.mail import mail_send_due, order_mail_enqueue
+from shop.mail import MailContent, mail_content, mail_send_due, order_mail_enqueue
 from shop.models import Order, OutgoingMail
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +39,11 @@ def outbox(order: Order, kind: str) -> list[OutgoingMail]:
 def the_mail(order: Order, kind: str) -> OutgoingMail:
     [one] = outbox(order, kind)
     return one
+
+
+def words(mail: OutgoingMail) -> MailContent:
+    """What a mail in the outbox will say when it is sent."""
+    return mail_content(mail)
 
 
 def sent_key(key: str):
@@ -132,7 +137,7 @@ def test_a_new_account_after_an_expired_one_is_mailed_again(iamport, order_facto
 
     assert payment_sync(imp_uid="imp_000000000002").outcome == SyncOutcome.AWAITING_DEPOSIT
 
-    accounts = [m.body for m in outbox(order, "vbank_issued")]
+    accounts = [words(m).body for m in outbox(order, "vbank_issued")]
     assert len(accounts) == 2
     assert any("99988877766655" in body for body in accounts)
 
@@ -164,17 +169,18 @@ def test_each_refund_is_mailed_once_with_what_came_back_and_what_is_left(iamport
 
     [first] = outbox(order, "refunded")
     assert first.key == f"order_refunded:{order.pk}:3000"
-    assert "이번 환불 금액: 3,000원" in first.body
-    assert "환불된 금액 합계: 3,000원" in first.body
-    assert "남은 결제 금액: 9,000원" in first.body
-    assert order.number in first.subject
+    assert "이번 환불 금액: 3,000원" in words(first).body
+    assert "환불된 금액 합계: 3,000원" in words(first).body
+    assert "남은 결제 금액: 9,000원" in words(first).body
+    assert order.number in words(first).subject
 
     iamport.replace_payment(payment, cancel_amount=12000, status="cancelled")
     payment_sync(imp_uid=IMP)
 
     second = OutgoingMail.objects.get(key=f"order_refunded:{order.pk}:12000")
-    assert "이번 환불 금액: 9,000원" in second.body
-    assert "결제 금액 전부가 환불되었습니다." in second.body and "남은 결제 금액" not in second.body
+    assert "이번 환불 금액: 9,000원" in words(second).body
+    body = words(second).body
+    assert "결제 금액 전부가 환불되었습니다." in body and "남은 결제 금액" not in body
     assert len(outbox(order, "refunded")) == 2
     assert "9,000원" in html_of(sent_key(second.key))
 
@@ -218,7 +224,7 @@ def test_an_english_order_is_rendered_in_its_own_language(order_factory):
 
     services.order_mark_paid(order=order)
 
-    paid = the_mail(order, "paid")
+    paid = words(the_mail(order, "paid"))
     assert '<html lang="en">' in paid.html_body
     assert order.number in paid.body  # the English catalogue comes later; Korean until then
 
@@ -230,7 +236,7 @@ def test_a_language_the_shop_does_not_speak_falls_back_to_korean(order_factory):
 
     services.order_mark_paid(order=order)
 
-    assert '<html lang="ko">' in the_mail(order, "paid").html_body
+    assert '<html lang="ko">' in words(the_mail(order, "paid")).html_body
 
 
 def test_what_the_buyer_typed_is_plain_in_text_and_escaped_in_html(order_factory):
@@ -240,7 +246,7 @@ def test_what_the_buyer_typed_is_plain_in_text_and_escaped_in_html(order_factory
 
     services.order_mark_paid(order=order)
 
-    paid = the_mail(order, "paid")
+    paid = words(the_mail(order, "paid"))
     assert "<b>홍&길동</b>님" in paid.body and "- 원두 & <컵> × 1" in paid.body
     assert "&lt;b&gt;홍&amp;길동&lt;/b&gt;님" in paid.html_body and "<b>홍" not in paid.html_body
     assert "원두 &amp; &lt;컵&gt; × 1" in paid.html_body
@@ -249,7 +255,7 @@ def test_what_the_buyer_typed_is_plain_in_text_and_escaped_in_html(order_factory
 def test_the_html_uses_inline_styles_and_no_outside_resources(order_factory):
     order = order_factory()
 
-    html = the_mail(order, "received").html_body
+    html = words(the_mail(order, "received")).html_body
 
     assert "<style" not in html and "<link" not in html and "<img" not in html
     assert 'style="' in html
