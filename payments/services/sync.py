@@ -18,6 +18,7 @@ or closed meanwhile. `deadlines` runs this for overdue accounts whose notificati
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -145,6 +146,11 @@ _OUTCOME_OF_STATUS: dict[str, SyncOutcome] = {
 }
 
 
+# Called inside the decision's transaction with the result as decided, so that what a caller
+# keeps of it (a webhook delivery's outcome) commits with the decision, or not at all.
+Recorder = Callable[[SyncResult], None]
+
+
 @dataclass
 class _Decision:
     """What the decision found: the outcome (None: read it off the order afterwards), the
@@ -162,21 +168,25 @@ class _Decided:
     superseded: tuple[Payment, ...] = ()
 
 
-def payment_sync(*, imp_uid: str, merchant_uid: str | None = None) -> SyncResult:
+def payment_sync(
+    *, imp_uid: str, merchant_uid: str | None = None, record: Recorder | None = None
+) -> SyncResult:
     """Bring our records in line with Iamport's (V1) payment `imp_uid` and say what came of it.
 
     `merchant_uid`, when given, is the order the caller believes it paid: a payment for any other
-    order changes nothing. Raises `IamportError` subclasses when Iamport cannot be asked
-    (`IamportNotFound` for an unknown imp_uid); the caller maps them to its answer.
-    Idempotent: calling it again for the same payment state changes nothing.
+    order changes nothing. `record`, when given, is called with the result inside the decision's
+    transaction (not when no order of ours has the payment); a refused payment's cancel, made
+    after the commit, may still change the result returned. Raises `IamportError` subclasses
+    when Iamport cannot be asked (`IamportNotFound` for an unknown imp_uid); the caller maps them
+    to its answer. Idempotent: calling it again for the same payment state changes nothing.
     """
-    return _sync(gateways.GATEWAYS[Payment.Api.V1], imp_uid, merchant_uid)
+    return _sync(gateways.GATEWAYS[Payment.Api.V1], imp_uid, merchant_uid, record)
 
 
-def payment_sync_v2(*, payment_id: str) -> SyncResult:
+def payment_sync_v2(*, payment_id: str, record: Recorder | None = None) -> SyncResult:
     """The same for a PortOne V2 payment, named by its paymentId (the order's merchant_uid):
     PortOne answers with the attempt that matters, which is decided by the same rules."""
-    return _sync(gateways.GATEWAYS[Payment.Api.V2], payment_id, payment_id)
+    return _sync(gateways.GATEWAYS[Payment.Api.V2], payment_id, payment_id, record)
 
 
 def payment_resync(payment: Payment) -> SyncResult:
@@ -205,11 +215,15 @@ def payment_release_replaced(payment: Payment) -> SyncResult:
     return SyncResult(SyncOutcome.NOT_PAID, DEPOSIT_EXPIRED_MESSAGE, order, payment)
 
 
-def _sync(gateway: gateways.Gateway, ref: str, merchant_uid: str | None) -> SyncResult:
-    return _sync_remote(gateway.api, gateway.find(ref), merchant_uid)
+def _sync(
+    gateway: gateways.Gateway, ref: str, merchant_uid: str | None, record: Recorder | None = None
+) -> SyncResult:
+    return _sync_remote(gateway.api, gateway.find(ref), merchant_uid, record)
 
 
-def _sync_remote(api: str, remote: IamportPayment, merchant_uid: str | None) -> SyncResult:
+def _sync_remote(
+    api: str, remote: IamportPayment, merchant_uid: str | None, record: Recorder | None = None
+) -> SyncResult:
     if merchant_uid is not None and remote.merchant_uid != merchant_uid:
         logger.warning(
             "payment %s belongs to %s, not to %s as the caller said",
@@ -218,7 +232,7 @@ def _sync_remote(api: str, remote: IamportPayment, merchant_uid: str | None) -> 
             merchant_uid,
         )
         return SyncResult(SyncOutcome.MISMATCH, MESSAGES[SyncOutcome.MISMATCH])
-    decided = _decide_under_lock(remote, api)
+    decided = _decide_under_lock(remote, api, record)
     if decided is None:
         logger.warning(
             "payment %s: merchant_uid %s is not ours", remote.imp_uid, remote.merchant_uid
@@ -244,28 +258,38 @@ def payment_sync_order(*, order: Order) -> SyncResult | None:
     return None
 
 
-def _decide_under_lock(remote: IamportPayment, api: str) -> _Decided | None:
+def _decide_under_lock(
+    remote: IamportPayment, api: str, record: Recorder | None
+) -> _Decided | None:
     """Decide and record in one transaction, under the order's row lock (None: not ours)."""
     with transaction.atomic():
-        # The lock serialises the browser callback and the webhook(s) for one order: the second
-        # one waits here, then reads what the first wrote and finds the work done.
-        locked = lock_order_by_merchant_uid(remote.merchant_uid)
-        if locked is None:
-            return None
-        payment = Payment.objects.filter(imp_uid=remote.imp_uid).first()
-        if payment is not None and is_behind(remote, payment):
-            logger.info("payment %s: ignoring a stale %s reply", payment.imp_uid, remote.status)
-            return _Decided(_current(locked.order, payment))
-        if payment is None:
-            payment = Payment(
-                imp_uid=remote.imp_uid,
-                api=api,
-                order=locked.order,
-                merchant_uid=remote.merchant_uid,
-            )
-        decision = _decide(remote, locked, payment)
-        reply_apply(locked=locked, remote=remote, payment=payment)
-        return _conclude(decision, remote, locked.order, payment)
+        decided = _decide_locked(remote, api)
+        if decided is not None and record is not None:
+            record(decided.result)
+        return decided
+
+
+def _decide_locked(remote: IamportPayment, api: str) -> _Decided | None:
+    """The decision, in the caller's transaction (None: no order of ours has the payment)."""
+    # The lock serialises the browser callback and the webhook(s) for one order: the second
+    # one waits here, then reads what the first wrote and finds the work done.
+    locked = lock_order_by_merchant_uid(remote.merchant_uid)
+    if locked is None:
+        return None
+    payment = Payment.objects.filter(imp_uid=remote.imp_uid).first()
+    if payment is not None and is_behind(remote, payment):
+        logger.info("payment %s: ignoring a stale %s reply", payment.imp_uid, remote.status)
+        return _Decided(_current(locked.order, payment))
+    if payment is None:
+        payment = Payment(
+            imp_uid=remote.imp_uid,
+            api=api,
+            order=locked.order,
+            merchant_uid=remote.merchant_uid,
+        )
+    decision = _decide(remote, locked, payment)
+    reply_apply(locked=locked, remote=remote, payment=payment)
+    return _conclude(decision, remote, locked.order, payment)
 
 
 def _conclude(

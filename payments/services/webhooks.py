@@ -27,7 +27,13 @@ from payments.client import (
 )
 from payments.ids import is_imp_uid
 from payments.models import WebhookDelivery
-from payments.services.sync import SyncOutcome, SyncResult, payment_sync, payment_sync_v2
+from payments.services.sync import (
+    Recorder,
+    SyncOutcome,
+    SyncResult,
+    payment_sync,
+    payment_sync_v2,
+)
 from payments.v2_webhooks import V2Event, V2WebhookRejected, verify_delivery
 from shop.ids import is_merchant_uid
 
@@ -142,12 +148,16 @@ def _errors_recorded(delivery: WebhookDelivery) -> Iterator[None]:
 
 
 def _synced(
-    delivery: WebhookDelivery, sync: Callable[[], SyncResult], *, api: str, unknown: str
+    delivery: WebhookDelivery, sync: Callable[[Recorder], SyncResult], *, api: str, unknown: str
 ) -> WebhookAnswer:
     """The sync's outcome as the answer; `unknown` when the API has no such payment, a 5xx
-    asking for a retry when it could not be asked."""
+    asking for a retry when it could not be asked.
+
+    The delivery's outcome is written inside the sync's own transaction, so that it commits
+    with the decision it reports (and costs no commit of its own); it is written again only
+    when what came after the commit (a refused payment's cancel) changed it."""
     try:
-        result = sync()
+        result = sync(lambda decided: _verdict(decided).record(delivery))
     except IamportNotFound:
         return _done(delivery, 200, Outcome.IGNORED, unknown)
     except IamportError as exc:
@@ -170,7 +180,7 @@ def _process(delivery, sender_allowed, read_payload, read_imp_uid) -> WebhookAns
     # The payment is fetched by imp_uid; nothing else in the body is believed.
     return _synced(
         delivery,
-        lambda: payment_sync(imp_uid=imp_uid),
+        lambda record: payment_sync(imp_uid=imp_uid, record=record),
         api="Iamport",
         unknown="Iamport does not know this imp_uid",
     )
@@ -185,9 +195,39 @@ def _keep_hints(delivery: WebhookDelivery, payload: dict[str, Any]) -> None:
     delivery.status_hint = storable_text(status[:20]) if isinstance(status, str) else ""
 
 
-def _settled(delivery: WebhookDelivery, result: SyncResult) -> WebhookAnswer:
+@dataclass(frozen=True)
+class _Verdict:
+    """What a delivery came to, as the stored record says it."""
+
+    status: int
+    outcome: str
+    detail: str
+
+    def record(self, delivery: WebhookDelivery) -> None:
+        """Store it on the delivery, unless the delivery already says exactly that."""
+        if (delivery.outcome, delivery.detail) != (self.outcome, self.detail[:DETAIL_MAX]):
+            webhook_finish(delivery, self.outcome, self.detail)
+
+    def answer(self) -> WebhookAnswer:
+        """The answer for the sender: an upstream failure's details stay in the record."""
+        public = RETRY_DETAIL if self.outcome == Outcome.ERROR else self.detail
+        return WebhookAnswer(self.status, self.outcome, public)
+
+
+def _verdict(result: SyncResult) -> _Verdict:
     if result.outcome == SyncOutcome.NOT_OURS:
-        return _done(delivery, 200, Outcome.IGNORED, str(result.message))
+        return _Verdict(200, Outcome.IGNORED, str(result.message))
+    order = result.order
+    detail = f"{result.outcome}; order {order.status if order else '-'}"
+    if result.cancel_error is not None:
+        # Decided, but the refused payment's money is still at Iamport: a retry can help.
+        exc = result.cancel_error
+        detail += f"; cancel failed: {exc.__class__.__name__}: {exc.message}"
+        return _Verdict(retry_status(exc), Outcome.ERROR, detail)
+    return _Verdict(200, Outcome.PROCESSED, detail)
+
+
+def _settled(delivery: WebhookDelivery, result: SyncResult) -> WebhookAnswer:
     order = result.order
     if delivery.merchant_uid and order and delivery.merchant_uid != order.merchant_uid:
         logger.warning(
@@ -196,13 +236,9 @@ def _settled(delivery: WebhookDelivery, result: SyncResult) -> WebhookAnswer:
             delivery.merchant_uid,
             order.merchant_uid,
         )
-    detail = f"{result.outcome}; order {order.status if order else '-'}"
-    if result.cancel_error is not None:
-        # Decided, but the refused payment's money is still at Iamport: a retry can help.
-        exc = result.cancel_error
-        detail += f"; cancel failed: {exc.__class__.__name__}: {exc.message}"
-        return _done(delivery, retry_status(exc), Outcome.ERROR, detail, public=RETRY_DETAIL)
-    return _done(delivery, 200, Outcome.PROCESSED, detail)
+    verdict = _verdict(result)
+    verdict.record(delivery)
+    return verdict.answer()
 
 
 def _done(
@@ -264,7 +300,7 @@ def _sync_v2(delivery: WebhookDelivery, payment_id: str) -> WebhookAnswer:
     # The payment is fetched by paymentId; nothing else in the body is believed.
     return _synced(
         delivery,
-        lambda: payment_sync_v2(payment_id=payment_id),
+        lambda record: payment_sync_v2(payment_id=payment_id, record=record),
         api="PortOne",
         unknown="PortOne does not know this paymentId",
     )

@@ -7,10 +7,14 @@ from unittest import mock
 
 import pytest
 import requests
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from payments.models import Payment, WebhookDelivery
+from payments.services import payment_sync
+from payments.services.webhooks import RETRY_DETAIL
 from shop.models import Order
 from tests.conftest import API
 
@@ -281,6 +285,63 @@ def test_webhook_json_marks_paid_and_records_the_delivery(client, iamport, order
     )
     assert delivery.outcome == WebhookDelivery.Outcome.PROCESSED
     assert '"status": "paid"' in delivery.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_outcome_commits_with_the_decision_it_reports(client, iamport, order, settings):
+    settings.SHOP_MAIL_SEND_NOW = False  # production: no mail sent after the commit
+    iamport.payment(order.merchant_uid)
+
+    with CaptureQueriesContext(connection) as captured:
+        post_json(client, WEBHOOK, {"imp_uid": IMP, "merchant_uid": order.merchant_uid})
+
+    statements = [q["sql"] for q in captured.captured_queries]
+    written = [
+        i
+        for i, sql in enumerate(statements)
+        if sql.startswith("UPDATE") and "webhookdelivery" in sql
+    ]
+    begins = [i for i, sql in enumerate(statements) if sql.startswith("BEGIN")]
+    commits = [i for i, sql in enumerate(statements) if sql == "COMMIT"]
+    # One write of the outcome, inside the payment's transaction: no commit of its own.
+    assert len(written) == 1 and len(begins) == len(commits) == 1, statements
+    assert begins[0] < written[0] < commits[0]
+    assert reload(order).status == Order.Status.PAID
+    assert WebhookDelivery.objects.get().outcome == WebhookDelivery.Outcome.PROCESSED
+
+
+def test_webhook_whose_decision_is_rolled_back_is_not_left_processed(client, iamport, order):
+    iamport.payment(order.merchant_uid)
+    recorded = []
+
+    def record_then_fail(*args, **kwargs):
+        kwargs["record"] = lambda result: (recorded.append(result), 1 / 0)
+        return payment_sync(*args, **kwargs)
+
+    with mock.patch("payments.services.webhooks.payment_sync", side_effect=record_then_fail):
+        reply = post_json(client, WEBHOOK, {"imp_uid": IMP})
+
+    assert reply.status_code == 503 and len(recorded) == 1
+    assert reload(order).status == Order.Status.PENDING  # the decision rolled back
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == WebhookDelivery.Outcome.ERROR
+    assert "ZeroDivisionError" in delivery.detail
+
+
+def test_webhook_outcome_is_written_again_when_the_cancel_after_the_commit_fails(
+    client, iamport, order
+):
+    iamport.payment(order.merchant_uid, amount=100)  # forged
+    iamport.rsps.post(API + "payments/cancel", body=requests.ConnectionError("down"))
+
+    reply = post_json(client, WEBHOOK, {"imp_uid": IMP})
+
+    assert reply.status_code == 503
+    assert reply.json()["detail"] == RETRY_DETAIL
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == WebhookDelivery.Outcome.ERROR
+    assert delivery.detail.startswith("forged; order pending; cancel failed: IamportUnavailable")
+    assert Payment.objects.get().verdict == Payment.Verdict.FORGED
 
 
 def test_webhook_form_body_is_accepted(client, iamport, order):
