@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -336,6 +337,21 @@ class Prepared:
 
 
 # --- the client ---------------------------------------------------------------------------
+def api_session(base_url: str) -> requests.Session:
+    """A pooled session for one payment API (Iamport, PortOne V2).
+
+    What the environment says about reaching the API (HTTPS_PROXY and NO_PROXY,
+    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE) is read once, here, as requests itself would read it;
+    left to requests, it is read again, and a ~/.netrc file looked for, on every call.
+    """
+    session = requests.Session()
+    session.proxies = requests.utils.get_environ_proxies(base_url)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.verify = bundle or True
+    session.trust_env = False
+    return session
+
+
 class IamportClient:
     def __init__(
         self,
@@ -350,7 +366,7 @@ class IamportClient:
         self.api_secret = api_secret
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or api_session(self.base_url)
         self.session.headers.update({"Accept": "application/json"})
         self._token: str | None = None
         self._token_valid_until = 0.0  # local monotonic clock

@@ -59,6 +59,7 @@ from payments.client import (
     _amount,
     _path,
     _str,
+    api_session,
     send,
 )
 from payments.ids import is_imp_uid
@@ -328,7 +329,7 @@ class PortOneClient:
         self.api_secret = api_secret
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or api_session(self.base_url)
         self.session.headers.update({"Accept": "application/json"})
 
     def get_payment(self, payment_id: str) -> IamportPayment:

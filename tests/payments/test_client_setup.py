@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from unittest import mock
 
+import pytest
 import requests
 import responses
 from django.test import override_settings
@@ -89,3 +90,54 @@ def test_the_module_keeps_one_client_per_configuration():
         get_client()
 
     assert len(iamport_client._clients) == 2
+
+
+# --- the environment, read once -------------------------------------------------------------
+@pytest.fixture
+def env(monkeypatch):
+    """No proxy or CA bundle from the machine running the tests; each test sets its own."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE"):
+        for variant in (name, name.lower()):
+            monkeypatch.delenv(variant, raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    return monkeypatch
+
+
+def test_a_proxy_in_the_environment_is_used_and_read_once(env):
+    env.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+
+    session = IamportClient(api_key="k", api_secret="s").session
+
+    assert session.proxies["https"] == "http://proxy.example:3128"
+    # requests would read the environment (and look for ~/.netrc) again on every call.
+    assert session.trust_env is False
+
+
+def test_a_host_named_in_no_proxy_is_reached_directly(env):
+    env.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    env.setenv("NO_PROXY", "api.iamport.kr")
+
+    session = IamportClient(api_key="k", api_secret="s").session
+
+    assert "https" not in session.proxies
+
+
+def test_a_ca_bundle_from_the_environment_verifies_the_api(env):
+    env.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/company.pem")
+
+    assert IamportClient(api_key="k", api_secret="s").session.verify == "/etc/ssl/certs/company.pem"
+
+
+def test_without_a_ca_bundle_the_default_one_verifies_the_api(env):
+    assert IamportClient(api_key="k", api_secret="s").session.verify is True
+
+
+def test_the_portone_v2_client_reads_the_environment_the_same_way(env):
+    from payments.portone_v2 import PortOneClient
+
+    env.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+
+    session = PortOneClient(api_secret="s").session
+
+    assert session.proxies["https"] == "http://proxy.example:3128"
+    assert session.trust_env is False
