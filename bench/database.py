@@ -73,6 +73,21 @@ def add_products(count: int) -> list:
     )
 
 
+def _free_short_numbers(count: int) -> set[str]:
+    """Short order numbers no order has yet: checkout draws again on a repeat, bulk_create
+    cannot, and a run creates enough orders (over 10,000) to meet a repeat about one run in
+    ten."""
+    from shop.models import Order, new_number
+
+    taken = set(Order.objects.values_list("number", flat=True))
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        number = new_number()
+        if number not in taken:
+            numbers.add(number)
+    return numbers
+
+
 def add_orders(count: int, products: list, register) -> list[tuple[str, str]]:
     """`count` pending one-line orders (quantity 1, products in turn), as checkout leaves them.
 
@@ -86,6 +101,7 @@ def add_orders(count: int, products: list, register) -> list[tuple[str, str]]:
         (
             Order(
                 merchant_uid=new_merchant_uid(),
+                number=short,
                 amount=PRICE,
                 pay_method="card",
                 buyer_name="홍길동",
@@ -94,7 +110,7 @@ def add_orders(count: int, products: list, register) -> list[tuple[str, str]]:
                 buyer_addr="서울특별시 강남구 테헤란로 1",
                 buyer_postcode="06236",
             )
-            for _ in numbers
+            for short in _free_short_numbers(count)
         ),
         batch_size=1000,
     )

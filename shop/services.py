@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -33,7 +33,7 @@ from django.utils.translation import ngettext
 
 from shop.locks import LockedOrder, lock_order
 from shop.mail import kst, mail_language, order_mail_enqueue
-from shop.models import Order, OrderLine, Product
+from shop.models import Order, OrderLine, Product, new_number
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -179,7 +179,7 @@ def order_create(
         if short:
             raise OutOfStock(short)
 
-        order = Order.objects.create(
+        order = _insert_order(
             amount=sum(products[pk].price * qty for pk, qty in quantities.items()),
             pay_method=pay_method,
             buyer_name=buyer.name,
@@ -196,6 +196,26 @@ def order_create(
             kind="order_received", key=f"order_received:{order.pk}", order=order, lines=lines
         )
     logger.info("order %s created: %s won", order.merchant_uid, order.amount)
+    return order
+
+
+# A day's short numbers repeat about once in 729 million / (orders that day): drawn again.
+NUMBER_DRAWS = 5
+
+
+def _insert_order(**fields: object) -> Order:
+    """A new order row; if its short number (`shop.ids`) is already taken, with another one."""
+    order = Order(**fields)
+    for _draw in range(NUMBER_DRAWS - 1):
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+            return order
+        except IntegrityError:
+            if not Order.objects.filter(number=order.number).exists():
+                raise  # another constraint: not ours to retry
+        order.number = new_number()
+    order.save(force_insert=True)
     return order
 
 

@@ -282,3 +282,22 @@ def test_a_signed_in_buyer_finds_the_form_prefilled_and_their_orders_listed(
 
     assert form.initial == {"buyer_name": user.get_full_name(), "buyer_email": "me@example.com"}
     assert earlier.merchant_uid in listing
+
+
+def test_a_short_number_already_taken_that_day_is_drawn_again(
+    client, coffee, add_to_cart, checkout_data, order_factory, monkeypatch
+):
+    taken = order_factory(product=coffee).number
+    free = f"{taken[:8]}-BBBBBB"
+    draws = iter([taken, taken, free])
+    monkeypatch.setattr("shop.models.new_order_number", lambda day: next(draws))
+    add_to_cart(client, coffee)
+
+    response = client.post(CHECKOUT, checkout_data)
+
+    order = Order.objects.exclude(number=taken).get()
+    assert response.status_code == 302
+    assert response.url == order.get_absolute_url()
+    assert order.number == free
+    assert [line.product_name for line in order.lines.all()] == ["에티오피아 원두"]
+    assert Order.objects.count() == 2
