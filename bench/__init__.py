@@ -31,7 +31,7 @@ The report:
 
 How the shop runs: the production settings (debug off) from the environment `make serve`
 needs, on loopback (bench/run.py `shop_environment`), gunicorn started with the command line
-`config.serve.gunicorn_argv()` builds (2 x cores + 1 workers x 4 threads unless
+`config.serve.gunicorn_argv()` builds (cores + 1 workers x 8 threads unless
 GUNICORN_WORKERS / GUNICORN_THREADS say otherwise) serving bench/wsgi.py; the settings module
 bench/settings.py is config/settings.py plus `/bench/bare/` and a temporary STATIC_ROOT. The
 database is a fresh PostgreSQL `shop_bench` (next to BENCH_DATABASE_URL, default

@@ -35,8 +35,8 @@ APP_NAMES = {"DATABASE_URL", "HOST", "PORT", "WEB_CONCURRENCY"}
 LOOPBACK = "127.0.0.1"
 
 # The load client: a process per core (up to 4), with threads enough that all connections
-# together are half as many again as gunicorn's request threads (and at least 32; 5 x 4 = 20
-# by default on 2 cores), so that the server, not the client, is what limits the rate.
+# together are half as many again as gunicorn's request threads (and at least 32; 36 for the
+# default 3 x 8 on 2 cores), so that the server, not the client, is what limits the rate.
 LOAD_PROCESSES = min(os.cpu_count() or 1, 4)
 LOAD_CONNECTIONS = 32
 PRODUCTS_FEW, PRODUCTS_MANY = 10, 1000
@@ -254,7 +254,7 @@ class Benchmark:
         connections = max(LOAD_CONNECTIONS, self.workers * self.threads * 3 // 2)
         self.load_threads = math.ceil(connections / LOAD_PROCESSES)
         chosen = [name for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS") if name in self.env]
-        sized = " and ".join(chosen) + " set" if chosen else "defaults: 2 x cores + 1, 4"
+        sized = " and ".join(chosen) + " set" if chosen else "the defaults: cores + 1, 8"
         self.say("Iamport verification benchmark (make bench)")
         self.say(
             f"machine:  {os.cpu_count()} cores, Python {platform.python_version()}, "

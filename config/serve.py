@@ -7,7 +7,14 @@ hosts, Iamport credentials, SHOP_BASE_URL); then applies migrations, collects st
 (hashed and compressed, served by WhiteNoise), reports Django's deployment checks and replaces
 itself with gunicorn on HOST:PORT (default 127.0.0.1:8000). Never runs the sandbox.
 
-Environment: HOST, PORT, GUNICORN_WORKERS (default 2 x cores + 1), GUNICORN_THREADS (4).
+Environment: HOST, PORT, GUNICORN_WORKERS (default cores + 1), GUNICORN_THREADS (8).
+
+The sizing: a payment verification's thread spends most of its time waiting for Iamport (tens
+to hundreds of milliseconds) and little on the CPU, so threads carry the concurrency and a
+process per core (and one spare) uses the cores. With fewer threads a worker whose connections
+outnumber them keeps its requests waiting while another core idles (`make bench` measured 3 x 8
+steadily ahead of 5 x 4 on two cores; README, Speed). Every thread may hold a database
+connection: the start notes when PostgreSQL would refuse some of them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,10 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Workers silent this long are restarted; above the 15 s that a request may spend on Iamport.
 WORKER_TIMEOUT = 30
+DEFAULT_THREADS = 8
+# Connections beyond gunicorn's that the shop itself opens: sync_payments (cron), a migration,
+# an admin's shell.
+OTHER_CONNECTIONS = 5
 
 
 class CannotServe(Exception):
@@ -57,16 +68,14 @@ def _set_up_django() -> None:
 
 def _prepare() -> None:
     from django.core.management import call_command
-    from django.db import connections
 
     call_command("migrate", interactive=False, verbosity=1)
     call_command("collectstatic", interactive=False, verbosity=1)
     # Reported, not enforced: DJANGO_HTTPS=0 (plain-http testing) is allowed and warns here.
     call_command("check", deploy=True)
-    connections.close_all()
 
 
-def _notices() -> list[str]:
+def _notices(workers: int, threads: int) -> list[str]:
     """Settings that are allowed but that a merchant going live most likely did not mean."""
     from django.conf import settings
 
@@ -79,26 +88,59 @@ def _notices() -> list[str]:
             f"mail is not delivered: DJANGO_EMAIL_BACKEND is {settings.EMAIL_BACKEND} "
             "(set the SMTP backend and DJANGO_EMAIL_HOST, see .env.example)"
         )
+    allowed = _database_connections_allowed()
+    if allowed is not None and workers * threads + OTHER_CONNECTIONS > allowed:
+        notices.append(
+            f"gunicorn may hold {workers * threads} database connections at once ({workers} "
+            f"workers x {threads} threads, one each) and sync_payments a few more, but "
+            f"PostgreSQL accepts {allowed}: under load the rest would be refused. Lower "
+            "GUNICORN_WORKERS or GUNICORN_THREADS, or raise PostgreSQL's max_connections"
+        )
     return notices
 
 
-def gunicorn_argv() -> list[str]:
-    workers = os.environ.get("GUNICORN_WORKERS") or str(2 * (os.cpu_count() or 1) + 1)
-    threads = os.environ.get("GUNICORN_THREADS") or "4"
-    host = os.environ.get("HOST") or "127.0.0.1"
-    port = os.environ.get("PORT") or "8000"
+def _database_connections_allowed() -> int | None:
+    """How many connections PostgreSQL accepts from the shop's (non-superuser) role; None
+    for SQLite, which has no such limit."""
+    from django.db import DatabaseError, connection
+
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+            )
+            (allowed,) = cursor.fetchone()
+    except DatabaseError:  # a pooler in front that does not pass settings on: nothing to say
+        return None
+    return int(allowed)
+
+
+def gunicorn_size() -> tuple[int, int]:
+    """(workers, threads) from GUNICORN_WORKERS and GUNICORN_THREADS, or the defaults."""
+    workers = os.environ.get("GUNICORN_WORKERS") or str((os.cpu_count() or 1) + 1)
+    threads = os.environ.get("GUNICORN_THREADS") or str(DEFAULT_THREADS)
     for name, value in (("GUNICORN_WORKERS", workers), ("GUNICORN_THREADS", threads)):
         if not value.isdigit() or int(value) < 1:
             raise CannotServe(f"{name} must be a positive whole number, got {value!r}.")
+    return int(workers), int(threads)
+
+
+def gunicorn_argv() -> list[str]:
+    workers, threads = gunicorn_size()
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port = os.environ.get("PORT") or "8000"
     return [
         str(Path(sys.executable).with_name("gunicorn")),
         "config.wsgi:application",
         "--bind",
         f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "--workers",
-        workers,
+        str(workers),
         "--threads",
-        threads,
+        str(threads),
         "--timeout",
         str(WORKER_TIMEOUT),
         "--graceful-timeout",
@@ -123,8 +165,11 @@ def main() -> None:
     except CannotServe as exc:
         print(f"make serve: {exc}", file=sys.stderr)
         sys.exit(2)
-    for notice in _notices():
+    from django.db import connections
+
+    for notice in _notices(*gunicorn_size()):
         print(f"make serve: note: {notice}", file=sys.stderr)
+    connections.close_all()  # gunicorn's workers open their own
     print(f"make serve: starting {' '.join(argv[1:])}", file=sys.stderr)
     # exec replaces the process without flushing: what migrate and collectstatic printed would
     # be lost whenever the output is a file or a pipe (systemd, a container's log).

@@ -179,14 +179,19 @@ def test_gunicorn_binds_host_and_port_with_workers_and_threads_from_the_environm
     assert argv[argv.index("--threads") + 1] == "8"
 
 
-def test_gunicorn_defaults_to_loopback_port_8000(monkeypatch):
+def test_gunicorn_defaults_to_loopback_port_8000_and_cores_plus_one_workers_of_8_threads(
+    monkeypatch,
+):
     for name in ("HOST", "PORT", "GUNICORN_WORKERS", "GUNICORN_THREADS"):
         monkeypatch.delenv(name, raising=False)
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
 
     argv = serve.gunicorn_argv()
 
     assert argv[argv.index("--bind") + 1] == "127.0.0.1:8000"
-    assert int(argv[argv.index("--workers") + 1]) >= 1
+    assert argv[argv.index("--workers") + 1] == "5"  # a process per core and one spare
+    assert argv[argv.index("--threads") + 1] == "8"
 
 
 def test_a_bad_worker_count_is_named(monkeypatch):
@@ -221,10 +226,33 @@ def test_serve_notes_what_a_merchant_most_likely_did_not_mean():
     code = (
         "import os, django; os.environ['DJANGO_EMAIL_BACKEND'] = "
         "'django.core.mail.backends.console.EmailBackend'; django.setup(); "
-        "from config.serve import _notices; print('\\n'.join(_notices()))"
+        "from config.serve import _notices; print('\\n'.join(_notices(3, 8)))"
     )
 
     result = run_python(code, **STRONG)
 
     assert "mail is not delivered" in result.stdout
     assert "/media/" in result.stdout
+    assert "database connections" not in result.stdout  # SQLite: no such limit
+
+
+@pytest.mark.postgres
+def test_serve_notes_when_postgresql_would_refuse_some_of_gunicorns_connections(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        (limit,) = cursor.fetchone()
+    too_many = int(limit) // 2 + 1
+
+    crowded = [n for n in serve._notices(too_many, 2) if "database connections" in n]
+    roomy = [n for n in serve._notices(1, 2) if "database connections" in n]
+
+    assert len(crowded) == 1
+    assert (
+        f"{too_many * 2} database connections at once ({too_many} workers x 2 threads"
+        in (crowded[0])
+    )
+    assert "PostgreSQL accepts" in crowded[0]
+    assert "GUNICORN_WORKERS" in crowded[0]
+    assert roomy == []
