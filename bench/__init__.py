@@ -13,7 +13,11 @@ The report:
 1. Upstream requests per verification: the stand-in's counts (payment lookups, token requests,
    cancels) over every verification sent to gunicorn, divided by their number.
 2. Latency: 30 verifications one after another from one client on one keep-alive connection,
-   through gunicorn; median and p95 (nearest rank) in ms and as multiples of the delay.
+   through gunicorn; median and p95 (nearest rank) in ms and as multiples of the delay. Beside
+   it the floor no shop code can go below here: the stand-in's answer alone (lookups from the
+   benchmark's process, before gunicorn starts, so not in 1.), and the bare view from one
+   client, back to back and after an idle pause as long as the delay (a machine that idled
+   answers slower, and a verification always idles while Iamport answers).
 3. SQL statements per verification, in-process: Django's test client through the whole
    middleware stack and `CaptureQueriesContext`, the stand-in still over real HTTP;
    BEGIN/COMMIT/SAVEPOINT/RELEASE counted apart (`--verbose` lists every statement).

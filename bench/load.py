@@ -120,6 +120,25 @@ def sequential(host: str, port: int, orders: list[tuple[str, str]]) -> tuple[lis
     return result.latencies, result
 
 
+def bare_sequential(host: str, port: int, count: int, *, pause: float = 0.0) -> list[float]:
+    """One client, one keep-alive connection, `count` GETs of the bare view one after another,
+    each after `pause` seconds of doing nothing (the seconds a verification leaves the server
+    idle while Iamport answers). Seconds each; a failure raises."""
+    latencies = []
+    connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+    try:
+        for _ in range(count):
+            time.sleep(pause)
+            started = time.perf_counter()
+            status, body = send(connection, None)
+            latencies.append(time.perf_counter() - started)
+            if failure(BARE, status, body):
+                raise RuntimeError(f"the bare view answered HTTP {status}: {body[:SAMPLE_CHARS]!r}")
+    finally:
+        connection.close()
+    return latencies
+
+
 # --- the multi-process client ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Job:

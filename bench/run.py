@@ -26,7 +26,16 @@ from pathlib import Path
 import bench
 from bench import cpu, database, load
 from bench.server import Gunicorn, free_port, option
-from bench.standin import API_KEY, API_SECRET, CANCEL, LOOKUP, OTHER, TOKEN, IamportStandin
+from bench.standin import (
+    API_KEY,
+    API_SECRET,
+    CANCEL,
+    LOOKUP,
+    OTHER,
+    TOKEN,
+    IamportStandin,
+    lookup_latencies,
+)
 
 # The shop's own settings are never inherited from the shell that runs the benchmark
 # (GUNICORN_WORKERS / GUNICORN_THREADS are: they are how `make serve` is sized).
@@ -40,6 +49,7 @@ LOOPBACK = "127.0.0.1"
 LOAD_PROCESSES = min(os.cpu_count() or 1, 4)
 LOAD_CONNECTIONS = 32
 PRODUCTS_FEW, PRODUCTS_MANY = 10, 1000
+TARGET_RATIO = 1.15  # the latency median the payments core aims at, x the delay
 BUSY_ELSEWHERE = 0.2  # cores busy with other work above which the report warns
 
 
@@ -294,6 +304,11 @@ class Benchmark:
         from shop.models import Order
 
         plan = self.plan
+        progress("timing the stand-in's answer alone")
+        imp_uid, _ = self._orders(1)[0]
+        samples = plan.latency_warmup + plan.latency_samples
+        lookups = lookup_latencies(self.standin.url, imp_uid, samples)
+        self.lookup_alone = lookups[plan.latency_warmup :]
         progress(f"starting gunicorn ({self.workers} workers x {self.threads} threads)")
         counts_before = self.standin.counts()
         with Gunicorn(self.env, workdir / "gunicorn.log") as server:
@@ -303,6 +318,13 @@ class Benchmark:
             self.latencies, self.sequential = load.sequential(
                 LOOPBACK, server.port, orders[plan.latency_warmup :]
             )
+            progress("bare view, one client, back to back and after idle pauses")
+            self.bare_alone = {
+                pause: load.bare_sequential(LOOPBACK, server.port, samples, pause=pause)[
+                    plan.latency_warmup :
+                ]
+                for pause in (0.0, self.delay)
+            }
 
             concurrency = LOAD_PROCESSES * self.load_threads
             # Enough fresh orders for the fastest rate possible: no verification can take less
@@ -424,6 +446,28 @@ class Benchmark:
                 ratio = f"{value / self.delay:.2f} x the {ms:g} ms delay" if self.delay else ""
                 self.say(f"   {name}  {value * 1000:6.1f} ms  {ratio}")
         self._report_errors(self.sequential)
+        self._report_floor()
+
+    def _report_floor(self) -> None:
+        """What no shop code can go below on this machine, beside the verification's median."""
+        alone = statistics.median(self.lookup_alone)
+        back_to_back, after_pause = (statistics.median(v) for v in self.bare_alone.values())
+        self.say("   the floor here, same samples:")
+        self.say(
+            f"   Iamport's answer alone   {alone * 1000:6.1f} ms  (a lookup from this process "
+            "on a keep-alive connection, no shop)"
+        )
+        self.say(
+            f"   bare view, one client    {back_to_back * 1000:6.2f} ms back to back, "
+            f"{after_pause * 1000:.2f} ms after {self.delay * 1000:g} ms idle (a cold machine)"
+        )
+        if self.latencies:
+            own = statistics.median(self.latencies) - alone
+            self.say(
+                f"   the shop's own part      {own * 1000:6.1f} ms  (the median less Iamport's "
+                f"answer; a median of {TARGET_RATIO} x the delay leaves "
+                f"{(TARGET_RATIO * self.delay - alone) * 1000:.1f} ms)"
+            )
 
     def _report_sql(self) -> None:
         from bench.inprocess import brief, is_transaction_control

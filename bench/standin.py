@@ -17,6 +17,7 @@ Anything else is answered 404 and counted as "other".
 
 from __future__ import annotations
 
+import http.client
 import json
 import secrets
 import threading
@@ -25,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 API_KEY = "bench_api_key"
 API_SECRET = "bench_api_secret"  # noqa: S105 (a stand-in's fixed credential, loopback only)
@@ -185,6 +186,34 @@ class IamportStandin:
             HTTPStatus.OK,
             {"access_token": token, "now": now, "expired_at": now + TOKEN_LIFETIME},
         )
+
+
+def lookup_latencies(url: str, imp_uid: str, count: int) -> list[float]:
+    """The stand-in's answer alone, as the shop's worker waits for it: a token, then `count`
+    lookups of `imp_uid` one after another on one keep-alive connection (http.client, no
+    parsing beyond the status). Seconds each; a failure raises. Counted like any request."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/users/getToken",
+            json.dumps({"imp_key": API_KEY, "imp_secret": API_SECRET}),
+            {"Content-Type": "application/json"},
+        )
+        token = json.loads(connection.getresponse().read())["response"]["access_token"]
+        latencies = []
+        for _ in range(count):
+            started = time.perf_counter()
+            connection.request("GET", f"/payments/{imp_uid}", headers={"Authorization": token})
+            response = connection.getresponse()
+            response.read()
+            latencies.append(time.perf_counter() - started)
+            if response.status != HTTPStatus.OK:
+                raise RuntimeError(f"the stand-in answered a lookup with HTTP {response.status}")
+    finally:
+        connection.close()
+    return latencies
 
 
 def _endpoint(method: str, path: str) -> tuple[str, str]:
