@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP = "bench.wsgi:application"
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0
+SETTLE_SECONDS = 2.0
 
 # gunicorn's default access log format: h l u t "r" s b "f" "a".
 ACCESS_LINE = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "(?P<request>[^"]*)" (?P<status>\d{3}) ')
@@ -146,16 +147,30 @@ class Gunicorn:
         return "\n".join(self.log().splitlines()[-lines:])
 
     def summary(self, since: int = 0) -> LogSummary:
-        """What the log says from character `since` on."""
+        """What the log says from character `since` on, once gunicorn has stopped writing."""
         statuses: Counter[str] = Counter()
         problems = []
-        for line in self.log()[since:].splitlines():
+        for line in self._settled_log()[since:].splitlines():
             access = ACCESS_LINE.match(line)
             if access:
                 statuses[access["status"]] += 1
             elif PROBLEM_LINE.search(line):
                 problems.append(line)
         return LogSummary(statuses, problems)
+
+    def _settled_log(self) -> str:
+        """The log when it stops growing (for up to SETTLE_SECONDS): a request's access line
+        is written after its answer, so the last lines may still be on their way when the
+        load client is done."""
+        text = self.log()
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            later = self.log()
+            if len(later) == len(text):
+                break
+            text = later
+        return text
 
     def log_size(self) -> int:
         return len(self.log())
