@@ -238,6 +238,9 @@ class IamportPayment:
     raw: dict[str, Any] = field(repr=False, compare=False)
     # PortOne V2's channel mode, "LIVE" or "TEST"; Iamport (V1) replies do not say: "".
     channel: str = ""
+    # Won of cancels accepted but not finished by the PG (V2 cancellations still REQUESTED);
+    # Iamport (V1) cancels synchronously: always 0.
+    cancel_pending: int = 0
 
     @classmethod
     def from_api(cls, data: Any) -> IamportPayment:

@@ -47,6 +47,8 @@ class Payment(models.Model):
     merchant_uid = models.CharField("주문번호", max_length=40, db_index=True)
     amount = models.PositiveBigIntegerField("결제 금액 (원)")
     cancel_amount = models.PositiveBigIntegerField("취소 금액 (원)", default=0)
+    # Cancels PortOne (V2) took that the PG has not finished: not given back yet.
+    cancel_pending = models.PositiveBigIntegerField("PG 처리 중인 취소 금액 (원)", default=0)
     status = models.CharField("아임포트 상태", max_length=20, choices=Status.choices)
     verdict = models.CharField(
         "판정", max_length=20, choices=Verdict.choices, blank=True, default=Verdict.PENDING

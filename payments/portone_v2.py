@@ -225,13 +225,21 @@ class Cancellation:
         )
 
 
-def _cancel_history(data: dict[str, Any]) -> tuple[CancelHistory, ...]:
-    """The cancels that gave money back; requested and failed ones did not (yet)."""
+def _cancellations(data: dict[str, Any]) -> tuple[Cancellation, ...]:
     entries = data.get("cancellations") or []
     if not isinstance(entries, list):
         raise IamportBadResponse("cancellations is not a list")
-    cancellations = (Cancellation.from_api(entry) for entry in entries)
+    return tuple(Cancellation.from_api(entry) for entry in entries)
+
+
+def _cancel_history(cancellations: tuple[Cancellation, ...]) -> tuple[CancelHistory, ...]:
+    """The cancels that gave money back; requested and failed ones did not (yet)."""
     return tuple(c.as_history() for c in cancellations if c.succeeded)
+
+
+def _cancel_pending(cancellations: tuple[Cancellation, ...]) -> int:
+    """What the PG is still giving back: cancels PortOne took that have not finished."""
+    return sum(c.amount for c in cancellations if c.status == "REQUESTED")
 
 
 def _vbank(status: str, method: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +285,8 @@ def payment_from_api(data: Any) -> IamportPayment:
     _check_required(data, status)
     method, channel, customer = (_object(data, k) for k in ("method", "channel", "customer"))
     total, cancelled = _amounts(data)
-    history = _cancel_history(data)
+    cancellations = _cancellations(data)
+    history = _cancel_history(cancellations)
     return IamportPayment(
         imp_uid=_str(data, "transactionId"),
         merchant_uid=_str(data, "id"),
@@ -300,6 +309,7 @@ def payment_from_api(data: Any) -> IamportPayment:
         cancel_history=history,
         raw=storable_json(data),
         channel=_str(channel, "type"),
+        cancel_pending=_cancel_pending(cancellations),
         **_vbank(status, method),
     )
 

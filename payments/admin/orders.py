@@ -34,6 +34,7 @@ from payments.selectors import NotRefundable, Refundable, refundable
 from payments.services import (
     RefundAlreadyRequested,
     RefundError,
+    RefundPending,
     payment_refund,
     payment_sync_order,
 )
@@ -232,7 +233,7 @@ class PaymentOrderAdmin(OrderAdmin):
                 user=request.user,
                 refund_account=form.refund_account_details(),
             )
-        except RefundAlreadyRequested as exc:
+        except (RefundAlreadyRequested, RefundPending) as exc:
             self.message_user(request, str(exc), messages.WARNING)
             return back
         except RefundError as exc:

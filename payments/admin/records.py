@@ -173,7 +173,17 @@ class PaymentAdmin(PaymentNames, ReadOnlyAdmin):
                 ]
             },
         ),
-        (_("금액"), {"fields": ["amount_display", "cancel_amount_display", "refundable_display"]}),
+        (
+            _("금액"),
+            {
+                "fields": [
+                    "amount_display",
+                    "cancel_amount_display",
+                    "cancel_pending_display",
+                    "refundable_display",
+                ]
+            },
+        ),
         (
             _("일시"),
             {
@@ -250,6 +260,10 @@ class PaymentAdmin(PaymentNames, ReadOnlyAdmin):
     @admin.display(description=_("취소 금액"), ordering="cancel_amount")
     def cancel_amount_display(self, payment: Payment) -> str:
         return won(payment.cancel_amount)
+
+    @admin.display(description=_("PG 처리 중인 취소"))
+    def cancel_pending_display(self, payment: Payment) -> str:
+        return won(payment.cancel_pending)
 
     @admin.display(description=_("환불 가능 잔액"))
     def refundable_display(self, payment: Payment) -> str:

@@ -16,6 +16,7 @@ from payments.services.prepare import payment_prepare
 from payments.services.refunds import (
     RefundAlreadyRequested,
     RefundError,
+    RefundPending,
     payment_refund,
 )
 from payments.services.sync import (
@@ -32,6 +33,7 @@ __all__ = [
     "MESSAGES",
     "RefundAlreadyRequested",
     "RefundError",
+    "RefundPending",
     "SyncOutcome",
     "SyncResult",
     "payment_prepare",

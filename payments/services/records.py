@@ -41,6 +41,7 @@ def record_fields(remote: IamportPayment) -> dict[str, Any]:
     return {
         "amount": remote.amount,
         "cancel_amount": remote.cancel_amount,
+        "cancel_pending": remote.cancel_pending,
         "status": remote.status,
         "pay_method": remote.pay_method[:20],
         "pg_provider": remote.pg_provider[:30],

@@ -34,6 +34,11 @@ class RefundError(Exception):
     """A refund that was refused; the message is fit for an admin and nothing changed."""
 
 
+class RefundPending(RefundError):
+    """PortOne took the cancel and the PG is still making it: the refund stays requested and
+    is settled when it finishes (its webhook, or reconciliation)."""
+
+
 class RefundAlreadyRequested(RefundError):
     """The submitted form has been used before; the message says what became of it."""
 
@@ -44,6 +49,7 @@ class RefundAlreadyRequested(RefundError):
 
 REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
 NOT_IN_HISTORY = "아임포트의 취소 내역에 없어 환불되지 않은 것으로 확인했습니다."
+PG_STILL_CANCELLING = "PG사가 취소를 처리하고 있습니다. 끝나면 완료로 바뀝니다."
 
 
 def already_requested_message(refund: Refund | None) -> str:
@@ -76,17 +82,22 @@ def refund_settle(*, refund: Refund) -> Refund:
 
     Iamport's cancel history is the truth: the payment is re-read (the sync matches the refund
     to its cancel). Once no request can still be waiting on Iamport for it (the claim time of a
-    request's budget has passed), a refund still unmatched was not applied. Raises IamportError
-    when Iamport cannot be asked; the refund then stays as it is.
+    request's budget has passed), a refund still unmatched was not applied, unless the PG is
+    still making a cancel of at least its amount (PortOne V2 `REQUESTED`): then it stays
+    requested. Raises IamportError when Iamport cannot be asked; the refund then stays as it is.
     """
     if refund.status not in IN_FLIGHT or timezone.now() - refund.created_at < claim_ttl():
         return refund
     payment_resync(refund.payment)
     with transaction.atomic():
         lock_order(refund.payment.order_id)  # as the sync, which may match it meanwhile
-        Refund.objects.filter(pk=refund.pk, status__in=IN_FLIGHT).update(
-            status=Refund.Status.FAILED, message=NOT_IN_HISTORY
+        pending = Payment.objects.values_list("cancel_pending", flat=True).get(pk=refund.payment_id)
+        outcome = (
+            {"status": Refund.Status.REQUESTED, "message": PG_STILL_CANCELLING}
+            if pending >= refund.amount
+            else {"status": Refund.Status.FAILED, "message": NOT_IN_HISTORY}
         )
+        Refund.objects.filter(pk=refund.pk, status__in=IN_FLIGHT).update(**outcome)
     refund.refresh_from_db()
     logger.info("refund %s of %s settled: %s", refund.pk, refund.payment.imp_uid, refund.status)
     return refund
@@ -137,6 +148,8 @@ def payment_refund(
         raise RefundError(
             _("아임포트가 환불을 거절했습니다: %(message)s") % {"message": exc.message}
         ) from exc
+    except gateways.CancelPending as exc:
+        return _pending(refund, exc)
     except IamportError as exc:
         return _unanswered(refund, exc)
     with transaction.atomic():
@@ -233,6 +246,27 @@ def _unanswered(refund: Refund, exc: IamportError) -> Refund:
         _(
             "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
             "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
+        )
+    ) from exc
+
+
+def _pending(refund: Refund, exc: gateways.CancelPending) -> Refund:
+    """PortOne took the cancel; the PG finishes it later. The refund stays requested, saying so,
+    and the cancel's webhook (or reconciliation) matches it to the finished cancel."""
+    with transaction.atomic():
+        lock_order(refund.payment.order_id)  # serialise with the sync
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(
+            message=PG_STILL_CANCELLING
+        )
+    logger.info("refund %s on %s pending at the PG: %s", refund.pk, refund.payment.imp_uid, exc)
+    _resync_quietly(refund.payment)  # the payment shows the cancel in progress
+    refund.refresh_from_db()
+    if refund.status == Refund.Status.SUCCEEDED:
+        return refund
+    raise RefundPending(
+        _(
+            "환불을 요청했습니다. PG사가 취소를 처리하고 있어, 끝나면 이 주문에 "
+            "반영됩니다 (웹훅 또는 다음 대사 때)."
         )
     ) from exc
 

@@ -170,6 +170,7 @@ def test_cancel_history_is_parsed(iamport):
             cancellation_id="cncl_001",
         ),
     )
+    assert payment.cancel_pending == 0  # Iamport cancels at once: nothing left in progress
 
 
 def test_several_partial_cancels_keep_their_order(iamport):

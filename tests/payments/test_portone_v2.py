@@ -246,6 +246,7 @@ def test_partial_cancel_stays_paid_with_the_cancelled_amount(rsps, client):
     assert entry.cancelled_at == datetime(2024, 4, 26, 9, 0, 2, tzinfo=UTC)
     assert entry.receipt_url == "https://receipt.example.com/c/1"
     assert payment.cancel_reason == "부분 환불"
+    assert payment.cancel_pending == 1000  # what the PG is still giving back
 
 
 def test_cancelled_payment(rsps, client):

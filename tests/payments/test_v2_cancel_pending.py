@@ -1,0 +1,179 @@
+"""A refund PortOne V2 takes but the PG finishes later (the cancellation answered `REQUESTED`):
+it stays requested, saying so, until the finished cancel shows in PortOne's payment; it is never
+called failed while the PG is still making it, nor booked as a cancel made outside the shop
+when it finishes.
+
+Iamport (V1) cancels synchronously: there is no V1 form of these scenarios.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from payments.models import Payment, Refund
+from payments.services import RefundPending, payment_refund
+from payments.services.refunds import NOT_IN_HISTORY, PG_STILL_CANCELLING
+from shop.models import Order
+from tests.payments import apis
+from tests.payments.helpers import change_url, messages_of, refund_post
+from tests.portone_fake import payment_from_v1, rfc3339
+
+# The `api` fixture, for PortOne V2 alone.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.parametrize("api", [apis.V2Api.name], indirect=True),
+]
+
+api = apis.api
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def paid(api, order_factory):
+    """A 12,000 won card order paid through PortOne V2."""
+    order = order_factory(price=12000)
+    payment = api.payment(order.merchant_uid)
+    api.sync()
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    return order, payment
+
+
+def cancellation(status: str, amount: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "status": status,
+        "id": "cancel-pending-1",
+        "totalAmount": amount,
+        "taxFreeAmount": 0,
+        "vatAmount": 0,
+        "reason": "고객 요청",
+        "requestedAt": rfc3339(1764234000),
+        **fields,
+    }
+
+
+def show_with(api, payment: dict[str, Any], *cancellations: dict[str, Any]) -> None:
+    """Later lookups show the payment, unchanged in its figures, with these cancellations."""
+    body = payment_from_v1(payment)
+    body["cancellations"] = list(cancellations)
+    api.portone.serve(body)
+
+
+def pg_takes_its_time(api, payment: dict[str, Any], amount: int) -> None:
+    """PortOne answers the cancel REQUESTED and shows it so until the PG finishes."""
+
+    def answer(body: dict[str, Any]):
+        show_with(api, payment, cancellation("REQUESTED", amount))
+        return 200, {"cancellation": cancellation("REQUESTED", amount)}
+
+    api.portone.on_cancel(payment["merchant_uid"], answer)
+
+
+def refund(order: Order, amount: int) -> Refund:
+    with pytest.raises(RefundPending) as raised:
+        payment_refund(order=order, amount=amount, reason="고객 요청", request_key=KEY)
+    assert "PG사가 취소를 처리하고 있어" in str(raised.value)
+    return Refund.objects.get(request_key=KEY)
+
+
+def age(refund: Refund) -> None:
+    """Older than any request could still be waiting on PortOne for it."""
+    Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+
+def sync_payments() -> str:
+    out = StringIO()
+    call_command("sync_payments", stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_a_refund_the_pg_is_still_making_stays_requested_and_says_so(api, paid):
+    order, payment = paid
+    pg_takes_its_time(api, payment, 5000)
+
+    pending = refund(order, 5000)
+
+    assert (pending.status, pending.message) == (Refund.Status.REQUESTED, PG_STILL_CANCELLING)
+    assert Payment.objects.get().cancel_pending == 5000
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.PAID, 0)
+
+
+def test_the_finished_cancel_settles_that_refund_not_one_made_outside_the_shop(api, paid):
+    order, payment = paid
+    pg_takes_its_time(api, payment, 5000)
+    pending = refund(order, 5000)
+    api.replace_payment(apis.cancelled_v1(payment, 5000, "고객 요청"))
+
+    response = api.webhook(apis.IMP)
+
+    assert response.status_code == 200
+    [settled] = Refund.objects.all()
+    assert settled.pk == pending.pk
+    assert (settled.status, settled.message) == (Refund.Status.SUCCEEDED, "")
+    assert Payment.objects.get().cancel_pending == 0
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 5000)
+
+
+def test_reconciliation_leaves_a_refund_the_pg_is_still_making_in_flight(api, paid):
+    order, payment = paid
+    pg_takes_its_time(api, payment, 5000)
+    pending = refund(order, 5000)
+    age(pending)
+
+    sync_payments()
+
+    pending.refresh_from_db()
+    assert (pending.status, pending.message) == (Refund.Status.REQUESTED, PG_STILL_CANCELLING)
+
+
+def test_reconciliation_fails_the_refund_once_the_pg_gave_up_the_cancel(api, paid):
+    order, payment = paid
+    pg_takes_its_time(api, payment, 5000)
+    pending = refund(order, 5000)
+    age(pending)
+    show_with(api, payment, cancellation("FAILED", 5000))
+
+    sync_payments()
+
+    pending.refresh_from_db()
+    assert (pending.status, pending.message) == (Refund.Status.FAILED, NOT_IN_HISTORY)
+    assert Payment.objects.get().cancel_pending == 0
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.PAID, 0)
+
+
+def test_a_smaller_cancel_in_progress_does_not_keep_a_larger_refund_in_flight(api, paid):
+    order, payment = paid
+    pg_takes_its_time(api, payment, 5000)
+    pending = refund(order, 5000)
+    age(pending)
+    show_with(api, payment, cancellation("REQUESTED", 1000))
+
+    sync_payments()
+
+    pending.refresh_from_db()
+    assert pending.status == Refund.Status.FAILED
+
+
+def test_the_admin_is_told_the_pg_is_still_refunding_and_sent_back_to_the_order(
+    api, paid, admin_client
+):
+    order, payment = paid
+    pg_takes_its_time(api, payment, 12000)
+
+    response, _ = refund_post(admin_client, order)
+
+    assert response.status_code == 302
+    assert response.url == change_url(order)
+    assert any("PG사가 취소를 처리하고 있어" in m for m in messages_of(response))
+    assert Refund.objects.get().status == Refund.Status.REQUESTED
+    page = admin_client.get(f"/admin/payments/payment/{Payment.objects.get().pk}/change/")
+    assert "PG 처리 중인 취소" in page.content.decode()
