@@ -49,7 +49,8 @@ test-fast: $(VENV)/.dev-installed
 	$(PY) -m pytest -m "not e2e" -q
 
 ## make bench: measure a payment verification through the webhook (Iamport calls, latency, SQL,
-## throughput under gunicorn) and the product list page; prints the report the README quotes.
+## throughput under gunicorn), the product list page, and a PortOne V2 verification; prints the
+## report the README quotes.
 ## BENCH_DELAY_MS (default 50) is the stand-in's delay; `make bench BENCH_ARGS=--quick` smokes.
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench $(BENCH_ARGS)

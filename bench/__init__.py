@@ -32,6 +32,10 @@ The report:
    workers shared the CPU is shown; `--no-keepalive` opens a new connection per request
    instead (what a proxy without upstream keep-alive, like the README's nginx, does).
 5. Product list page (`GET /`) in-process: queries and median time at 10 and 1,000 products.
+6. PortOne V2: the same verification from V2's side, on the same server (V2 configured beside
+   V1, as during a switch): a `Transaction.Paid` webhook signed with the shop's secret
+   (bench/v2.py), answered after one `GET /payments/{paymentId}` of the stand-in (under
+   /portone/): lookups per verification, latency (as 2.) and SQL statements in-process (as 3.).
 
 How the shop runs: the production settings (debug off) from the environment `make serve`
 needs, on loopback (bench/run.py `shop_environment`), gunicorn started with the command line

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench.load import WEBHOOK_PATH, failure, webhook_body
+from bench.load import WEBHOOK_PATH, Webhook, failure, v1_webhook
 
 # Transaction control, which the shop's code does not write as statements: Django's atomic()
 # sends these (BEGIN and COMMIT appear in the query log since Django 4.2).
@@ -50,12 +50,14 @@ def client() -> Client:
     return Client(HTTP_HOST="127.0.0.1")
 
 
-def verify(shop: Client, imp_uid: str, merchant_uid: str) -> list[str]:
+def verify(
+    shop: Client, imp_uid: str, merchant_uid: str, *, webhook: Webhook = v1_webhook
+) -> list[str]:
     """One verification through the webhook; the SQL it ran, in order."""
+    body, headers = webhook(imp_uid, merchant_uid)
+    content_type = headers.pop("Content-Type")
     with CaptureQueriesContext(connection) as captured:
-        response = shop.post(
-            WEBHOOK_PATH, webhook_body(imp_uid, merchant_uid), content_type="application/json"
-        )
+        response = shop.post(WEBHOOK_PATH, body, content_type=content_type, headers=headers)
     problem = failure("webhook", response.status_code, response.content)
     if problem:
         raise RuntimeError(f"in-process verification failed: {problem}: {response.content!r}")

@@ -60,11 +60,21 @@ def webhook_body(imp_uid: str, merchant_uid: str) -> bytes:
     return json.dumps({"imp_uid": imp_uid, "merchant_uid": merchant_uid, "status": "paid"}).encode()
 
 
+def v1_webhook(imp_uid: str, merchant_uid: str) -> tuple[bytes, dict[str, str]]:
+    """(body, headers) of Iamport's webhook for the order's payment."""
+    return webhook_body(imp_uid, merchant_uid), {"Content-Type": "application/json"}
+
+
+# What a webhook for an order is: (imp_uid, merchant_uid) -> (body, headers).
+Webhook = Callable[[str, str], tuple[bytes, dict[str, str]]]
+
+
 def send(
     connection: http.client.HTTPConnection,
     order: tuple[str, str] | None,
     *,
     keep_alive: bool = True,
+    webhook: Webhook = v1_webhook,
 ) -> tuple[int, bytes]:
     """A webhook for `order` (imp_uid, merchant_uid), or with None a GET of the bare view.
 
@@ -73,8 +83,8 @@ def send(
     keeps no upstream connections (the README's nginx)."""
     headers = {} if keep_alive else {"Connection": "close"}
     if order is not None:
-        headers["Content-Type"] = "application/json"
-        connection.request("POST", WEBHOOK_PATH, webhook_body(*order), headers)
+        body, webhook_headers = webhook(*order)
+        connection.request("POST", WEBHOOK_PATH, body, {**headers, **webhook_headers})
     else:
         connection.request("GET", "/bench/bare/", headers=headers)
     response = connection.getresponse()
@@ -99,14 +109,16 @@ def failure(kind: str, status: int, body: bytes) -> str | None:
     return None
 
 
-def sequential(host: str, port: int, orders: list[tuple[str, str]]) -> tuple[list[float], Result]:
+def sequential(
+    host: str, port: int, orders: list[tuple[str, str]], *, webhook: Webhook = v1_webhook
+) -> tuple[list[float], Result]:
     """One client, one keep-alive connection, one verification after another."""
     result = Result()
     connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
     try:
         for order in orders:
             started = time.perf_counter()
-            status, body = send(connection, order)
+            status, body = send(connection, order, webhook=webhook)
             elapsed = time.perf_counter() - started
             result.sent += 1
             problem = failure(WEBHOOK, status, body)

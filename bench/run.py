@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bench
-from bench import cpu, database, load
+from bench import cpu, database, load, v2
 from bench.server import Gunicorn, free_port, option
 from bench.standin import (
     API_KEY,
@@ -33,6 +33,10 @@ from bench.standin import (
     LOOKUP,
     OTHER,
     TOKEN,
+    V2_API_SECRET,
+    V2_LOOKUP,
+    V2_PREFIX,
+    V2_STORE_ID,
     IamportStandin,
     lookup_latencies,
 )
@@ -115,6 +119,13 @@ def shop_environment(*, port: int, standin_url: str, database_url: str, workdir:
             "IAMPORT_MERCHANT_CODE": "imp00000000",
             "IAMPORT_API_KEY": API_KEY,
             "IAMPORT_API_SECRET": API_SECRET,
+            # PortOne V2 beside it, as during a switch: new payments still go through V1
+            # (PAYMENTS_API), while V2's signed webhooks are verified against its stand-in.
+            "PORTONE_STORE_ID": V2_STORE_ID,
+            "PORTONE_API_SECRET": V2_API_SECRET,
+            "PORTONE_WEBHOOK_SECRET": v2.WEBHOOK_SECRET,
+            "PORTONE_API_URL": standin_url.rstrip("/") + V2_PREFIX,
+            "PORTONE_CHANNEL_KEY": "channel-key-00000000-0000-4000-8000-00000000bench",
             # Our webhooks come from 127.0.0.1: a listed sender is never rate-limited.
             "IAMPORT_WEBHOOK_SENDER_IPS": LOOPBACK,
             "HOST": LOOPBACK,
@@ -223,6 +234,7 @@ class Benchmark:
             self._report_sql()
             self._report_throughput()
             self._report_pages()
+            self._report_v2()
             progress("cleaning up")
         # Everything of ours is stopped and the database dropped: what is busy now is not us.
         self.background.append(cpu.background_load())
@@ -298,6 +310,13 @@ class Benchmark:
         for order in orders[: self.plan.sql_warmup]:
             inprocess.verify(shop, *order)
         self.statements = [inprocess.verify(shop, *o) for o in orders[self.plan.sql_warmup :]]
+        orders = self._orders(self.plan.sql_warmup + self.plan.sql_samples)
+        for order in orders[: self.plan.sql_warmup]:
+            inprocess.verify(shop, *order, webhook=v2.paid_webhook)
+        self.v2_statements = [
+            inprocess.verify(shop, *o, webhook=v2.paid_webhook)
+            for o in orders[self.plan.sql_warmup :]
+        ]
 
     # --- 1, 2, 4: under gunicorn ------------------------------------------------------------
     def _under_gunicorn(self, workdir: Path) -> None:
@@ -318,6 +337,18 @@ class Benchmark:
             self.latencies, self.sequential = load.sequential(
                 LOOPBACK, server.port, orders[plan.latency_warmup :]
             )
+            progress(f"{plan.latency_samples} sequential PortOne V2 verifications")
+            v2_before = self.standin.counts()[V2_LOOKUP]
+            orders = self._orders(plan.latency_warmup + plan.latency_samples)
+            load.sequential(
+                LOOPBACK, server.port, orders[: plan.latency_warmup], webhook=v2.paid_webhook
+            )
+            self.v2_latencies, self.v2_sequential = load.sequential(
+                LOOPBACK, server.port, orders[plan.latency_warmup :], webhook=v2.paid_webhook
+            )
+            self.v2_lookups = self.standin.counts()[V2_LOOKUP] - v2_before
+            self.v2_sent = len(orders)
+
             progress("bare view, one client, back to back and after idle pauses")
             self.bare_alone = {
                 pause: load.bare_sequential(LOOPBACK, server.port, samples, pause=pause)[
@@ -429,24 +460,27 @@ class Benchmark:
 
     def _report_latency(self) -> None:
         latencies = self.latencies
-        ms = self.delay * 1000
         self.say()
         self.say(
             f"2. Verification latency: one client, {len(latencies)} sequential verifications "
             f"(a fresh order each, one keep-alive connection) after {self.plan.latency_warmup} "
             "warm-up ones"
         )
-        if not latencies:
-            self.say("   no verification succeeded")
-        else:
-            for name, value in (
-                ("median", statistics.median(latencies)),
-                ("p95   ", percentile(latencies, 0.95)),  # nearest rank: 29th of 30
-            ):
-                ratio = f"{value / self.delay:.2f} x the {ms:g} ms delay" if self.delay else ""
-                self.say(f"   {name}  {value * 1000:6.1f} ms  {ratio}")
+        self._say_latency(latencies)
         self._report_errors(self.sequential)
         self._report_floor()
+
+    def _say_latency(self, latencies: list[float]) -> None:
+        """Median and p95 (nearest rank: the 29th of 30), in ms and as multiples of the delay."""
+        if not latencies:
+            self.say("   no verification succeeded")
+            return
+        for name, value in (
+            ("median", statistics.median(latencies)),
+            ("p95   ", percentile(latencies, 0.95)),
+        ):
+            ratio = f"{value / self.delay:.2f} x the {self.delay * 1000:g} ms delay"
+            self.say(f"   {name}  {value * 1000:6.1f} ms  {ratio if self.delay else ''}")
 
     def _report_floor(self) -> None:
         """What no shop code can go below on this machine, beside the verification's median."""
@@ -600,6 +634,34 @@ class Benchmark:
                 "(!) something else was using the CPU: latency and throughput are understated "
                 "and will not repeat; run again on an idle machine"
             )
+
+    def _report_v2(self) -> None:
+        """The same order paid through PortOne V2: its signed webhook, one V2 lookup."""
+        from bench.inprocess import brief, is_transaction_control
+
+        latencies = self.v2_latencies
+        self.say()
+        self.say(
+            "6. PortOne V2: the same verification from a signed Transaction.Paid webhook (the "
+            f"V1 run's server, V2 configured beside V1), {len(latencies)} sequential after "
+            f"{self.plan.latency_warmup} warm-up ones"
+        )
+        per = self.v2_lookups / self.v2_sent if self.v2_sent else float("nan")
+        self.say(
+            f"   payment lookups  GET /payments/{{paymentId}}  {per:.2f} per verification "
+            f"({self.v2_lookups:,} for {self.v2_sent:,}; no token: the API secret is the key)"
+        )
+        self._say_latency(latencies)
+        self._report_errors(self.v2_sequential)
+        counted = [[s for s in run if not is_transaction_control(s)] for run in self.v2_statements]
+        self.say(
+            f"   SQL statements   {_span([len(c) for c in counted])} per verification "
+            f"({_span([len(s) for s in self.v2_statements])} with BEGIN/COMMIT; in-process, "
+            f"{len(self.v2_statements)} verifications)"
+        )
+        if self.verbose:
+            for number, sql in enumerate(self.v2_statements[-1], 1):
+                self.say(f"   {number:3d}. {brief(sql)}")
 
     def _report_pages(self) -> None:
         self.say()

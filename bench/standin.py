@@ -12,6 +12,12 @@ endpoints a card verification can touch:
 - POST /payments/cancel      the payment, cancelled (a verification of a good payment never
                              calls it: the count shows whether it ever happens)
 
+and PortOne V2's one lookup, under /portone/ (the shop's PORTONE_API_URL):
+
+- GET /portone/payments/{paymentId}   with `Authorization: PortOne <secret>`: the order's paid
+                                      card payment (paymentId = merchant_uid, transactionId =
+                                      imp_uid), in V2's shape with what its schema requires
+
 Anything else is answered 404 and counted as "other".
 """
 
@@ -31,9 +37,13 @@ from urllib.parse import unquote, urlsplit
 API_KEY = "bench_api_key"
 API_SECRET = "bench_api_secret"  # noqa: S105 (a stand-in's fixed credential, loopback only)
 TOKEN_LIFETIME = 1800  # seconds, as Iamport issues them
+V2_PREFIX = "/portone/"
+V2_API_SECRET = "bench_portone_api_secret"  # noqa: S105 (as above)
+V2_STORE_ID = "store-00000000-0000-4000-8000-00000000bench"
 
 # The endpoints counted, as the report names them.
 TOKEN, LOOKUP, CANCEL, OTHER = "token", "lookup", "cancel", "other"
+V2_LOOKUP = "v2 lookup"
 
 
 @dataclass(frozen=True)
@@ -98,12 +108,53 @@ def paid_card_payment(imp_uid: str, merchant_uid: str, amount: int, now: int) ->
     }
 
 
+def paid_v2_payment(payment_id: str, transaction_id: str, amount: int, now: int) -> dict:
+    """The same paid card payment as PortOne V2 answers GET /payments/{paymentId}: every field
+    its schema requires of a PAID payment (tests/fixtures/portone_v2/payment_paid.json)."""
+    paid, started = _rfc3339(now), _rfc3339(now - 30)
+    return {
+        "status": "PAID",
+        "id": payment_id,
+        "transactionId": transaction_id,
+        "merchantId": "merchant-00000000-0000-4000-8000-00000000bench",
+        "storeId": V2_STORE_ID,
+        "channel": {"type": "LIVE", "pgProvider": "INICIS_V2", "pgMerchantId": "INIpayTest"},
+        "version": "V2",
+        "requestedAt": started,
+        "updatedAt": paid,
+        "statusChangedAt": paid,
+        "orderName": "벤치 상품",
+        "amount": {
+            "total": amount,
+            "taxFree": 0,
+            "vat": amount // 11,
+            "discount": 0,
+            "paid": amount,
+            "cancelled": 0,
+            "cancelledTaxFree": 0,
+        },
+        "currency": "KRW",
+        "customer": {"name": {"full": "홍길동"}, "email": "buyer@example.com"},
+        "origin": {"platformType": "PC", "ipAddress": "127.0.0.1"},
+        "method": {"type": "PaymentMethodCard", "approvalNumber": "30012345"},
+        "pgTxId": f"StdpayCARDINIpayTest{transaction_id}",
+        "paidAt": paid,
+        "disputes": [],
+        "receiptUrl": f"https://iniweb.inicis.com/receipt?noTid={transaction_id}",
+    }
+
+
+def _rfc3339(stamp: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
 class IamportStandin:
     """The server and what it knows: payments by imp_uid, issued tokens, request counts."""
 
     def __init__(self, *, delay_seconds: float) -> None:
         self.delay = delay_seconds
         self._payments: dict[str, RegisteredPayment] = {}
+        self._transactions: dict[str, str] = {}  # V2 paymentId (merchant_uid) -> imp_uid
         self._tokens: set[str] = set()
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -114,6 +165,7 @@ class IamportStandin:
     def register(self, imp_uid: str, merchant_uid: str, amount: int) -> None:
         with self._lock:
             self._payments[imp_uid] = RegisteredPayment(merchant_uid, amount)
+            self._transactions[merchant_uid] = imp_uid
 
     def counts(self) -> Counter[str]:
         with self._lock:
@@ -142,6 +194,8 @@ class IamportStandin:
         # Iamport's latency, the same for every endpoint. Sleeping releases the GIL, so
         # concurrent requests overlap as they would against the real API.
         time.sleep(self.delay)
+        if endpoint == V2_LOOKUP:
+            return self._v2_lookup(imp_uid, token)
         if endpoint == TOKEN:
             return self._token(body)
         if endpoint == OTHER:
@@ -173,6 +227,16 @@ class IamportStandin:
                 ],
             )
         return _envelope(HTTPStatus.OK, payment)
+
+    def _v2_lookup(self, payment_id: str, authorization: str) -> tuple[int, dict]:
+        """PortOne V2's answer: the payment itself, or {"type", "message"} for an error."""
+        if authorization != f"PortOne {V2_API_SECRET}":
+            return HTTPStatus.UNAUTHORIZED, {"type": "UNAUTHORIZED", "message": "Unauthorized"}
+        imp_uid = self._transactions.get(payment_id, "")
+        known = self._payments.get(imp_uid)
+        if known is None:
+            return HTTPStatus.NOT_FOUND, {"type": "PAYMENT_NOT_FOUND", "message": "no payment"}
+        return HTTPStatus.OK, paid_v2_payment(payment_id, imp_uid, known.amount, int(time.time()))
 
     def _token(self, body: bytes) -> tuple[int, dict]:
         data = _json(body)
@@ -217,7 +281,13 @@ def lookup_latencies(url: str, imp_uid: str, count: int) -> list[float]:
 
 
 def _endpoint(method: str, path: str) -> tuple[str, str]:
+    """(endpoint, the id in the path): V1's imp_uid, or V2's paymentId."""
     path = path.split("?", 1)[0]
+    if path.startswith(V2_PREFIX):
+        parts = path.removeprefix(V2_PREFIX).split("/")
+        if method == "GET" and len(parts) == 2 and parts[0] == "payments":
+            return V2_LOOKUP, unquote(parts[1])
+        return OTHER, ""
     if method == "POST" and path == "/users/getToken":
         return TOKEN, ""
     if method == "POST" and path == "/payments/cancel":
