@@ -76,8 +76,13 @@ def release_cancel_claim(payment: Payment) -> None:
 
 
 def cancellable(remote: IamportPayment) -> bool:
-    """Whether the shop can give back what Iamport holds (money or an issued virtual account)."""
-    return remote.holds_money and not remote.is_funded_virtual_account
+    """Whether the shop can give back what Iamport holds (money or an issued virtual account).
+    What the PG is already giving back (a V2 cancel still in progress) is not asked for again."""
+    return (
+        remote.holds_money
+        and not remote.is_funded_virtual_account
+        and remote.cancel_pending < remote.remaining_amount
+    )
 
 
 def note_manual_refund(payment: Payment) -> None:
@@ -115,6 +120,13 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
             release_cancel_claim(payment)
             raise
         logger.warning("payment %s: cancel refused (%s); re-reading it", remote.imp_uid, exc)
+        _record(payment, gateway.find_record(payment), ours=None)
+        return
+    except gateways.CancelPending:
+        # Taken; the PG gives the money back later. The payment shows the cancel in progress
+        # (so it is not asked again) and its webhook, or reconciliation, records the refund.
+        logger.info("payment %s: cancel of %s won pending at the PG", remote.imp_uid, remaining)
+        release_cancel_claim(payment)
         _record(payment, gateway.find_record(payment), ours=None)
         return
     except IamportError:

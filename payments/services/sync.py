@@ -315,6 +315,11 @@ def _give_back(decided: _Decided, remote: IamportPayment) -> SyncResult:
     if result.payment is None or result.order is None:
         return result  # never for a decision made under the lock; keeps the types honest
     if decided.cancel_for is None and not decided.superseded:
+        if result.outcome in CANCELLING_MESSAGES and not result.payment.holds_money:
+            # Given back since an earlier sync said "being cancelled" (its answer was lost, or
+            # the PG cancelled later): the order page stops saying so.
+            order = _say_cancelled(result.order.pk, result.outcome, MESSAGES[result.outcome])
+            return SyncResult(result.outcome, result.message, order, result.payment)
         return result
     cancel_error = None
     if decided.cancel_for is not None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from payments.client import IamportAuthError, IamportNotFound, IamportUnavailable
 from payments.models import Payment, Refund
-from payments.services import SyncOutcome, payment_sync
+from payments.services import MESSAGES, SyncOutcome, payment_sync
 from shop.models import Order
 from tests.conftest import API, load_fixture
 from tests.payments import apis
@@ -228,6 +228,24 @@ def test_a_forged_payment_is_cancelled_only_once(api, order):
 
     assert result.outcome == SyncOutcome.FORGED
     assert len(api.cancels()) == 1
+
+
+def test_a_forged_payment_found_cancelled_later_no_longer_says_being_cancelled(api, order):
+    payment = api.payment(order.merchant_uid, amount=100)
+    api.cancel_fails(payment, requests.ConnectionError("down"))
+    assert api.sync(IMP).cancel_error is not None
+    assert "취소하고 있습니다" in reload(order).status_message
+    # Given back meanwhile (a retried cancel whose answer was lost, or Iamport's console).
+    api.replace_payment(apis.cancelled_v1(payment, 100, "결제 금액 불일치"))
+
+    result = api.sync(IMP)
+
+    assert result.outcome == SyncOutcome.FORGED and result.cancel_error is None
+    assert len(api.cancels()) == 1
+    order = reload(order)
+    assert order.status == Order.Status.PENDING
+    assert order.status_message == str(MESSAGES[SyncOutcome.FORGED])
+    assert result.order is not None and result.order.status_message == order.status_message
 
 
 def test_a_refused_cancel_of_a_forged_payment_rereads_it(api, order):

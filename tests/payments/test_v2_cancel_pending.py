@@ -1,7 +1,9 @@
-"""A refund PortOne V2 takes but the PG finishes later (the cancellation answered `REQUESTED`):
-it stays requested, saying so, until the finished cancel shows in PortOne's payment; it is never
-called failed while the PG is still making it, nor booked as a cancel made outside the shop
-when it finishes.
+"""A cancel PortOne V2 takes but the PG finishes later (the cancellation answered `REQUESTED`).
+
+An admin's refund stays requested, saying so, until the finished cancel shows in PortOne's
+payment; it is never called failed while the PG is still making it, nor booked as a cancel made
+outside the shop when it finishes. A refused payment's give-back is not an error to retry: the
+payment shows the cancel in progress and it is not asked again.
 
 Iamport (V1) cancels synchronously: there is no V1 form of these scenarios.
 """
@@ -16,8 +18,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from payments.models import Payment, Refund
-from payments.services import RefundPending, payment_refund
+from payments.models import Payment, Refund, WebhookDelivery
+from payments.services import RefundPending, SyncOutcome, payment_refund
 from payments.services.refunds import NOT_IN_HISTORY, PG_STILL_CANCELLING
 from shop.models import Order
 from tests.payments import apis
@@ -177,3 +179,31 @@ def test_the_admin_is_told_the_pg_is_still_refunding_and_sent_back_to_the_order(
     assert Refund.objects.get().status == Refund.Status.REQUESTED
     page = admin_client.get(f"/admin/payments/payment/{Payment.objects.get().pk}/change/")
     assert "PG 처리 중인 취소" in page.content.decode()
+
+
+def test_a_forged_payment_whose_cancel_the_pg_is_still_making_is_not_a_failure(api, order_factory):
+    order = order_factory(price=12000)
+    forged = api.payment(order.merchant_uid, amount=100)
+    pg_takes_its_time(api, forged, 100)
+
+    response = api.webhook(apis.IMP)
+
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get().outcome == WebhookDelivery.Outcome.PROCESSED
+    payment = Payment.objects.get()
+    assert (payment.verdict, payment.cancel_pending) == (Payment.Verdict.FORGED, 100)
+    assert payment.cancel_requested_at is None  # the claim is released
+    assert len(api.cancels()) == 1
+
+    sync_payments()
+    assert api.sync().outcome == SyncOutcome.FORGED
+    assert len(api.cancels()) == 1  # what the PG is giving back is not asked for again
+
+    api.replace_payment(apis.cancelled_v1(forged, 100, "결제 금액 불일치"))
+    api.sync()
+    payment.refresh_from_db()
+    assert (payment.status, payment.cancel_amount, payment.cancel_pending) == ("cancelled", 100, 0)
+    assert Refund.objects.get().status == Refund.Status.SUCCEEDED
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+    assert "취소했습니다" in order.status_message  # no longer "being cancelled"
