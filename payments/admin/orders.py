@@ -323,6 +323,7 @@ class PaymentOrderAdmin(OrderAdmin):
             "amount_display": won(order.amount),
             "refunded_display": won(order.refunded_amount),
             "refundable_display": won(target.balance),
+            "cancel_pending_display": won(target.payment.cancel_pending),
             "status_badge": self.status_badge(order),
             "pay_method_display": self.pay_method_display(order),
             "pg_display": pg_name(target.payment.pg_provider),

@@ -10,6 +10,7 @@ Iamport (V1) cancels synchronously: there is no V1 form of these scenarios.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -23,7 +24,7 @@ from payments.services import RefundPending, SyncOutcome, payment_refund
 from payments.services.refunds import NOT_IN_HISTORY, PG_STILL_CANCELLING
 from shop.models import Order
 from tests.payments import apis
-from tests.payments.helpers import change_url, messages_of, refund_post
+from tests.payments.helpers import change_url, messages_of, refund_post, refund_url
 from tests.portone_fake import payment_from_v1, rfc3339
 
 # The `api` fixture, for PortOne V2 alone.
@@ -179,6 +180,8 @@ def test_the_admin_is_told_the_pg_is_still_refunding_and_sent_back_to_the_order(
     assert Refund.objects.get().status == Refund.Status.REQUESTED
     page = admin_client.get(f"/admin/payments/payment/{Payment.objects.get().pk}/change/")
     assert "PG 처리 중인 취소" in page.content.decode()
+    refund_page = admin_client.get(refund_url(order)).content.decode()
+    assert re.search(r"PG 처리 중인 취소</th><td[^>]*>(<[^>]*>)?12,000원<", refund_page)
 
 
 def test_a_forged_payment_whose_cancel_the_pg_is_still_making_is_not_a_failure(api, order_factory):
