@@ -232,43 +232,44 @@ def _refused(refund: Refund, exc: IamportRejected) -> None:
 def _unanswered(refund: Refund, exc: IamportError) -> Refund:
     """No answer: Iamport may or may not have refunded. Re-reading the payment settles it when
     it can (the writer matches this row to the cancel in Iamport's history)."""
-    with transaction.atomic():
-        lock_order(refund.payment.order_id)  # serialise with the sync
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(
-            status=Refund.Status.UNKNOWN, message=exc.message[:255]
-        )
     logger.warning("refund %s on %s unanswered: %s", refund.pk, refund.payment.imp_uid, exc)
-    _resync_quietly(refund.payment)
-    refund.refresh_from_db()
-    if refund.status == Refund.Status.SUCCEEDED:
-        return refund
-    raise RefundError(
+    unknown = {"status": Refund.Status.UNKNOWN, "message": exc.message[:255]}
+    error = RefundError(
         _(
             "아임포트의 응답을 받지 못해 환불 여부를 확인하지 못했습니다. "
             "잠시 뒤 '아임포트에서 다시 조회'로 확인해 주세요."
         )
-    ) from exc
+    )
+    return _left_in_flight(refund, unknown, error, exc)
 
 
 def _pending(refund: Refund, exc: gateways.CancelPending) -> Refund:
     """PortOne took the cancel; the PG finishes it later. The refund stays requested, saying so,
     and the cancel's webhook (or reconciliation) matches it to the finished cancel."""
-    with transaction.atomic():
-        lock_order(refund.payment.order_id)  # serialise with the sync
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(
-            message=PG_STILL_CANCELLING
-        )
     logger.info("refund %s on %s pending at the PG: %s", refund.pk, refund.payment.imp_uid, exc)
-    _resync_quietly(refund.payment)  # the payment shows the cancel in progress
-    refund.refresh_from_db()
-    if refund.status == Refund.Status.SUCCEEDED:
-        return refund
-    raise RefundPending(
+    error = RefundPending(
         _(
             "환불을 요청했습니다. PG사가 취소를 처리하고 있어, 끝나면 이 주문에 "
             "반영됩니다 (웹훅 또는 다음 대사 때)."
         )
-    ) from exc
+    )
+    return _left_in_flight(refund, {"message": PG_STILL_CANCELLING}, error, exc)
+
+
+def _left_in_flight(
+    refund: Refund, fields: dict[str, str], error: RefundError, cause: IamportError
+) -> Refund:
+    """A cancel whose end the answer did not show: the requested refund gets `fields`, then
+    the payment is re-read, which settles the refund if the cancel is in the history by now;
+    otherwise `error` says so."""
+    with transaction.atomic():
+        lock_order(refund.payment.order_id)  # serialise with the sync
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(**fields)
+    _resync_quietly(refund.payment)
+    refund.refresh_from_db()
+    if refund.status == Refund.Status.SUCCEEDED:
+        return refund
+    raise error from cause
 
 
 def _resync_quietly(payment: Payment) -> None:
