@@ -504,7 +504,7 @@ class Benchmark:
             )
 
     def _report_sql(self) -> None:
-        from bench.inprocess import brief, is_transaction_control
+        from bench.inprocess import is_transaction_control
 
         statements = self.statements
 
@@ -524,11 +524,18 @@ class Benchmark:
             "   (under gunicorn each request also checks its kept connection once: "
             "SELECT 1, outside Django's query log)"
         )
-        if self.verbose:
-            self.say("   the statements of one verification:")
-            for number, sql in enumerate(statements[-1], 1):
-                mark = "  (not counted)" if is_transaction_control(sql) else ""
-                self.say(f"   {number:3d}. {brief(sql)}{mark}")
+        self._list_statements(statements[-1])
+
+    def _list_statements(self, statements: list[str]) -> None:
+        """With --verbose, the SQL of one verification, transaction control marked."""
+        from bench.inprocess import brief, is_transaction_control
+
+        if not self.verbose:
+            return
+        self.say("   the statements of one verification:")
+        for number, sql in enumerate(statements, 1):
+            mark = "  (not counted)" if is_transaction_control(sql) else ""
+            self.say(f"   {number:3d}. {brief(sql)}{mark}")
 
     def _report_throughput(self) -> None:
         webhooks, paid, plan = self.webhooks, self.paid, self.plan
@@ -637,7 +644,7 @@ class Benchmark:
 
     def _report_v2(self) -> None:
         """The same order paid through PortOne V2: its signed webhook, one V2 lookup."""
-        from bench.inprocess import brief, is_transaction_control
+        from bench.inprocess import is_transaction_control
 
         latencies = self.v2_latencies
         self.say()
@@ -659,9 +666,7 @@ class Benchmark:
             f"({_span([len(s) for s in self.v2_statements])} with BEGIN/COMMIT; in-process, "
             f"{len(self.v2_statements)} verifications)"
         )
-        if self.verbose:
-            for number, sql in enumerate(self.v2_statements[-1], 1):
-                self.say(f"   {number:3d}. {brief(sql)}")
+        self._list_statements(self.v2_statements[-1])
 
     def _report_pages(self) -> None:
         self.say()

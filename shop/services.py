@@ -199,7 +199,8 @@ def order_create(
     return order
 
 
-# A day's short numbers repeat about once in 729 million / (orders that day): drawn again.
+# A new order's short number is already taken with a chance of (orders that day) in 729
+# million; it is then drawn again, up to this many times in all.
 NUMBER_DRAWS = 5
 
 

@@ -85,6 +85,14 @@ def refund(order: Order, amount: int) -> Refund:
     return Refund.objects.get(request_key=KEY)
 
 
+@pytest.fixture
+def pending(api, paid) -> tuple[Order, dict[str, Any], Refund]:
+    """The paid order with a 5,000 won refund the PG is still making: (order, payment, refund)."""
+    order, payment = paid
+    pg_takes_its_time(api, payment, 5000)
+    return order, payment, refund(order, 5000)
+
+
 def age(refund: Refund) -> None:
     """Older than any request could still be waiting on PortOne for it."""
     Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(minutes=5))
@@ -108,62 +116,55 @@ def test_a_refund_the_pg_is_still_making_stays_requested_and_says_so(api, paid):
     assert (order.status, order.refunded_amount) == (Order.Status.PAID, 0)
 
 
-def test_the_finished_cancel_settles_that_refund_not_one_made_outside_the_shop(api, paid):
-    order, payment = paid
-    pg_takes_its_time(api, payment, 5000)
-    pending = refund(order, 5000)
+def test_the_finished_cancel_settles_that_refund_not_one_made_outside_the_shop(api, pending):
+    order, payment, in_flight = pending
     api.replace_payment(apis.cancelled_v1(payment, 5000, "고객 요청"))
 
     response = api.webhook(apis.IMP)
 
     assert response.status_code == 200
     [settled] = Refund.objects.all()
-    assert settled.pk == pending.pk
+    assert settled.pk == in_flight.pk
     assert (settled.status, settled.message) == (Refund.Status.SUCCEEDED, "")
     assert Payment.objects.get().cancel_pending == 0
     order.refresh_from_db()
     assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 5000)
 
 
-def test_reconciliation_leaves_a_refund_the_pg_is_still_making_in_flight(api, paid):
-    order, payment = paid
-    pg_takes_its_time(api, payment, 5000)
-    pending = refund(order, 5000)
-    age(pending)
+def test_reconciliation_leaves_a_refund_the_pg_is_still_making_in_flight(api, pending):
+    _, _, in_flight = pending
+    age(in_flight)
 
     sync_payments()
 
-    pending.refresh_from_db()
-    assert (pending.status, pending.message) == (Refund.Status.REQUESTED, PG_STILL_CANCELLING)
+    in_flight.refresh_from_db()
+    assert (in_flight.status, in_flight.message) == (Refund.Status.REQUESTED, PG_STILL_CANCELLING)
 
 
-def test_reconciliation_fails_the_refund_once_the_pg_gave_up_the_cancel(api, paid):
-    order, payment = paid
-    pg_takes_its_time(api, payment, 5000)
-    pending = refund(order, 5000)
-    age(pending)
+def test_reconciliation_fails_the_refund_once_the_pg_gave_up_the_cancel(api, pending):
+    order, payment, in_flight = pending
+    age(in_flight)
     show_with(api, payment, cancellation("FAILED", 5000))
 
     sync_payments()
 
-    pending.refresh_from_db()
-    assert (pending.status, pending.message) == (Refund.Status.FAILED, NOT_IN_HISTORY)
+    in_flight.refresh_from_db()
+    assert (in_flight.status, in_flight.message) == (Refund.Status.FAILED, NOT_IN_HISTORY)
     assert Payment.objects.get().cancel_pending == 0
     order.refresh_from_db()
     assert (order.status, order.refunded_amount) == (Order.Status.PAID, 0)
 
 
-def test_a_smaller_cancel_in_progress_does_not_keep_a_larger_refund_in_flight(api, paid):
-    order, payment = paid
-    pg_takes_its_time(api, payment, 5000)
-    pending = refund(order, 5000)
-    age(pending)
+def test_a_smaller_cancel_in_progress_does_not_keep_a_larger_refund_in_flight(api, pending):
+    _, payment, in_flight = pending
+    age(in_flight)
     show_with(api, payment, cancellation("REQUESTED", 1000))
 
     sync_payments()
 
-    pending.refresh_from_db()
-    assert pending.status == Refund.Status.FAILED
+    in_flight.refresh_from_db()
+    assert (in_flight.status, in_flight.message) == (Refund.Status.FAILED, NOT_IN_HISTORY)
+    assert Payment.objects.get().cancel_pending == 1000
 
 
 def test_the_admin_is_told_the_pg_is_still_refunding_and_sent_back_to_the_order(
