@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from payments.models import Payment
 from shop.models import Order
+from shop.templatetags.shop_tags import won
 
 
 class NotRefundable(Exception):
@@ -20,8 +21,14 @@ class Refundable:
     """The payment that paid an order and still has money to give back."""
 
     payment: Payment
-    balance: int  # what is left to refund: the `checksum` of the next refund
+    balance: int  # what has not been refunded: the `checksum` of the next refund
     needs_refund_account: bool  # a virtual account is refunded to the buyer's bank account
+
+    @property
+    def offer(self) -> int:
+        """What a new refund may ask for: the balance less the cancels the PG is still making
+        (PortOne V2), which will give that money back already."""
+        return max(self.balance - self.payment.cancel_pending, 0)
 
 
 def refundable_payment(order: Order) -> Payment | None:
@@ -47,8 +54,17 @@ def refundable(order: Order) -> Refundable:
     payment = refundable_payment(order)
     if payment is None or payment.refundable_amount <= 0:
         raise NotRefundable(_("이 주문에는 환불할 결제가 없습니다."))
-    return Refundable(
+    target = Refundable(
         payment=payment,
         balance=payment.refundable_amount,
         needs_refund_account=payment.pay_method == "vbank",
     )
+    if target.offer <= 0:
+        raise NotRefundable(
+            _(
+                "PG사가 처리 중인 취소 %(pending)s이 남은 금액 전부입니다. "
+                "처리가 끝나면 이 주문에 반영됩니다."
+            )
+            % {"pending": won(payment.cancel_pending)}
+        )
+    return target

@@ -219,7 +219,7 @@ class PaymentOrderAdmin(OrderAdmin):
             return back
         form = RefundForm(
             request.POST if request.method == "POST" else None,
-            refundable=target.balance,
+            refundable=target.offer,
             needs_refund_account=target.needs_refund_account,
         )
         if request.method != "POST" or not form.is_valid():
@@ -300,11 +300,11 @@ class PaymentOrderAdmin(OrderAdmin):
         kept = {
             name: value for name, value in refused.cleaned_data.items() if name != "request_key"
         }
-        if kept.get("amount", 0) > target.balance:
+        if kept.get("amount", 0) > target.offer:
             del kept["amount"]
         form = RefundForm(
             initial=kept,
-            refundable=target.balance,
+            refundable=target.offer,
             needs_refund_account=target.needs_refund_account,
         )
         return self._render_refund_form(request, order, target, form)
@@ -322,7 +322,7 @@ class PaymentOrderAdmin(OrderAdmin):
             "form": form,
             "amount_display": won(order.amount),
             "refunded_display": won(order.refunded_amount),
-            "refundable_display": won(target.balance),
+            "refundable_display": won(target.offer),
             "cancel_pending_display": won(target.payment.cancel_pending),
             "status_badge": self.status_badge(order),
             "pay_method_display": self.pay_method_display(order),

@@ -183,10 +183,10 @@ def _check_request(
         raise RefundError(str(exc)) from None
     if amount <= 0:
         raise RefundError(_("환불 금액은 1원 이상이어야 합니다."))
-    if amount > target.balance:
+    if amount > target.offer:
         raise RefundError(
             _("환불 금액 %(amount)s이 환불 가능 잔액 %(balance)s보다 큽니다.")
-            % {"amount": won(amount), "balance": won(target.balance)}
+            % {"amount": won(amount), "balance": won(target.offer)}
         )
     if target.needs_refund_account and not refund_account:
         raise RefundError(_("가상계좌 결제는 환불받을 계좌를 입력해야 환불할 수 있습니다."))

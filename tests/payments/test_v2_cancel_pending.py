@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from payments.models import Payment, Refund, WebhookDelivery
-from payments.services import RefundPending, SyncOutcome, payment_refund
+from payments.services import RefundError, RefundPending, SyncOutcome, payment_refund
 from payments.services.refunds import NOT_IN_HISTORY, PG_STILL_CANCELLING
 from shop.models import Order
 from tests.payments import apis
@@ -181,8 +181,35 @@ def test_the_admin_is_told_the_pg_is_still_refunding_and_sent_back_to_the_order(
     assert Refund.objects.get().status == Refund.Status.REQUESTED
     page = admin_client.get(f"/admin/payments/payment/{Payment.objects.get().pk}/change/")
     assert "PG 처리 중인 취소" in page.content.decode()
-    refund_page = admin_client.get(refund_url(order)).content.decode()
-    assert re.search(r"PG 처리 중인 취소</th><td[^>]*>(<[^>]*>)?12,000원<", refund_page)
+    # Everything left is being given back: there is nothing more to offer.
+    refund_page = admin_client.get(refund_url(order))
+    assert refund_page.status_code == 302 and refund_page.url == change_url(order)
+    assert any(
+        "PG사가 처리 중인 취소 12,000원이 남은 금액 전부입니다" in m
+        for m in messages_of(refund_page)
+    )
+
+
+def test_the_refund_page_offers_what_the_pg_is_not_already_giving_back(api, pending, admin_client):
+    order, _, _ = pending
+
+    page = admin_client.get(refund_url(order)).content.decode()
+
+    assert re.search(r"PG 처리 중인 취소</th><td[^>]*>(<[^>]*>)?5,000원<", page)
+    assert re.search(r"환불 가능 금액</th><td[^>]*>(<[^>]*>)?7,000원<", page)
+    assert re.search(r'<input[^>]*name="amount"[^>]*value="7000"', page)
+    assert re.search(r'<input[^>]*name="amount"[^>]*max="7000"', page)
+
+
+def test_a_refund_of_what_the_pg_is_giving_back_is_refused_before_asking(api, pending):
+    order, _, _ = pending
+    cancels = len(api.portone.sent_cancels)
+
+    with pytest.raises(RefundError, match="7,000"):
+        payment_refund(order=order, amount=8000, reason="고객 요청", request_key="f" * 32)
+
+    assert len(api.portone.sent_cancels) == cancels
+    assert not Refund.objects.filter(request_key="f" * 32).exists()
 
 
 def test_a_forged_payment_whose_cancel_the_pg_is_still_making_is_not_a_failure(api, order_factory):
