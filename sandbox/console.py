@@ -97,6 +97,7 @@ def _detail(
         "payment": payment,
         "pay_method_label": PAY_METHOD_LABELS.get(payment.pay_method, payment.pay_method),
         "cancellations": payment.cancellations.all(),
+        "cancel_pending": payment.cancel_pending,
         "deliveries": payment.webhook_deliveries.all(),
         "webhook_urls": webhook_urls(payment),
         "v2": payment.api == Api.V2,
@@ -140,6 +141,28 @@ def _webhook_note(imp_uid: str) -> str:
     return _("상점에 웹훅(%(type)s)을 보냅니다.") % {"type": event_type}
 
 
+def _cancelled_message(payment: SandboxPayment, cancellation: SandboxCancellation) -> str:
+    if cancellation.status == SandboxCancellation.Status.REQUESTED:
+        pending = {"type": "Transaction.CancelPending"}
+        note = (
+            _("상점에 웹훅(%(type)s)을 보냅니다.") % pending
+            if webhook_urls(payment)
+            else _("noticeUrls가 없어 웹훅(%(type)s)을 보내지 않습니다.") % pending
+        )
+        return (
+            _(
+                "%(amount)s원 취소를 PG가 받았습니다 (REQUESTED): 아래 취소 내역에서 완료하거나 "
+                "실패로 처리하세요. "
+            )
+            % {"amount": f"{cancellation.amount:,}"}
+            + note
+        )
+    status = payment.v2_status if payment.api == Api.V2 else payment.get_status_display()
+    return f"{cancellation.amount:,}원을 취소했습니다 (상태: {status}). " + _webhook_note(
+        payment.imp_uid
+    )
+
+
 @sandbox_only
 @require_POST
 def cancel(request: HttpRequest, imp_uid: str) -> HttpResponse:
@@ -160,11 +183,68 @@ def cancel(request: HttpRequest, imp_uid: str) -> HttpResponse:
     except services.SandboxRefusal as exc:
         messages.error(request, f"취소할 수 없습니다: {exc.message}")
     else:
-        status = payment.v2_status if payment.api == Api.V2 else payment.get_status_display()
+        messages.success(request, _cancelled_message(payment, cancellation))
+    return redirect("sandbox:console_detail", imp_uid=imp_uid)
+
+
+@sandbox_only
+@require_POST
+def pg_cancels_later(request: HttpRequest, imp_uid: str) -> HttpResponse:
+    """Turn on or off (`later=1|0`) the PG finishing this V2 payment's cancels later."""
+    later = request.POST.get("later")
+    if later not in ("0", "1"):
+        messages.error(request, _("later는 0 또는 1이어야 합니다."))
+        return redirect("sandbox:console_detail", imp_uid=imp_uid)
+    try:
+        services.pg_cancels_later_set(imp_uid=imp_uid, later=later == "1")
+    except services.NotFound as exc:
+        raise Http404(exc.message) from None
+    except services.SandboxRefusal as exc:
+        messages.error(request, exc.message)
+    else:
         messages.success(
             request,
-            f"{cancellation.amount:,}원을 취소했습니다 (상태: {status}). " + _webhook_note(imp_uid),
+            _("이제 PG가 이 결제의 취소를 나중에 처리합니다: 취소는 REQUESTED로 남습니다.")
+            if later == "1"
+            else _("이제 PG가 이 결제의 취소를 바로 처리합니다."),
         )
+    return redirect("sandbox:console_detail", imp_uid=imp_uid)
+
+
+@sandbox_only
+@require_POST
+def finish_cancellation(request: HttpRequest, imp_uid: str, cancellation_id: str) -> HttpResponse:
+    """The PG completes (`outcome=succeeded`) or fails (`outcome=failed`) a cancel it took."""
+    payment = _payment_or_404(imp_uid)
+    outcome = request.POST.get("outcome")
+    if outcome not in ("succeeded", "failed"):
+        messages.error(request, _("outcome은 succeeded 또는 failed여야 합니다."))
+        return redirect("sandbox:console_detail", imp_uid=imp_uid)
+    if not payment.cancellations.filter(cancellation_id=cancellation_id).exists():
+        raise Http404("존재하지 않는 취소 내역입니다.")
+    try:
+        cancellation = services.cancellation_finish(
+            cancellation_id=cancellation_id, succeeded=outcome == "succeeded"
+        )
+    except services.SandboxRefusal as exc:
+        messages.error(request, exc.message)
+    else:
+        amount = f"{cancellation.amount:,}"
+        if outcome == "succeeded":
+            messages.success(
+                request,
+                _("PG가 %(amount)s원 취소를 마쳤습니다. ") % {"amount": amount}
+                + _webhook_note(imp_uid),
+            )
+        else:
+            messages.success(
+                request,
+                _(
+                    "PG가 %(amount)s원 취소에 실패했습니다. PortOne은 이를 웹훅으로 알리지 "
+                    "않습니다: 상점은 결제를 다시 조회해야 압니다 (sync_payments)."
+                )
+                % {"amount": amount},
+            )
     return redirect("sandbox:console_detail", imp_uid=imp_uid)
 
 

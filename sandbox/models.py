@@ -130,6 +130,10 @@ class SandboxPayment(models.Model):
     vbank_date = models.DateTimeField(null=True, blank=True)
     vbank_issued_at = models.DateTimeField(null=True, blank=True)
 
+    # V2 only, set in the console: the PG takes this payment's cancels but finishes them later
+    # (PortOne answers a REQUESTED cancellation), until the console completes or fails them.
+    pg_cancels_later = models.BooleanField("PG가 취소를 나중에 처리", default=False)
+
     class Meta:
         ordering = ["-started_at", "-id"]
         verbose_name = "결제"
@@ -153,12 +157,27 @@ class SandboxPayment(models.Model):
 
     @property
     def remaining_amount(self) -> int:
-        """What a cancel may still take back (the expected `checksum`)."""
+        """What has not been cancelled yet (the expected `checksum`, V2's
+        currentCancellableAmount): cancels the PG is still making are not counted."""
         return max(self.amount - self.cancel_amount, 0)
 
     @property
+    def cancel_pending(self) -> int:
+        """What cancels the PG has taken but not finished (V2, REQUESTED) will give back."""
+        return sum(
+            c.amount
+            for c in self.cancellations.all()
+            if c.status == SandboxCancellation.Status.REQUESTED
+        )
+
+    @property
+    def cancellable_now(self) -> int:
+        """What a new cancel may take: the remaining amount less the cancels in progress."""
+        return max(self.remaining_amount - self.cancel_pending, 0)
+
+    @property
     def is_cancellable(self) -> bool:
-        return self.remaining_amount > 0 and (
+        return self.cancellable_now > 0 and (
             self.status == self.Status.PAID or self.is_awaiting_deposit
         )
 
@@ -174,11 +193,18 @@ class SandboxPayment(models.Model):
 
 
 class SandboxCancellation(models.Model):
-    """One (partial) cancellation: an entry of the payment's `cancel_history`."""
+    """One (partial) cancellation: an entry of the payment's `cancel_history` once it has
+    succeeded. A V2 payment whose PG cancels later has it REQUESTED first (its amount not yet
+    in the payment's `cancel_amount`), then SUCCEEDED or FAILED from the console."""
 
     class Source(models.TextChoices):
         API = "api", "REST API"
         CONSOLE = "console", "콘솔"
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "SUCCEEDED", "완료"
+        REQUESTED = "REQUESTED", "PG 처리 중"
+        FAILED = "FAILED", "실패"
 
     payment = models.ForeignKey(
         SandboxPayment, on_delete=models.CASCADE, related_name="cancellations"
@@ -187,6 +213,9 @@ class SandboxCancellation(models.Model):
     amount = models.PositiveBigIntegerField()
     reason = models.CharField(max_length=500, blank=True)
     pg_tid = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUCCEEDED)
+    requested_at = models.DateTimeField(default=timezone.now)
+    # When it succeeded (or failed); while REQUESTED, when it was asked for.
     cancelled_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
     refund_holder = models.CharField(max_length=100, blank=True)
@@ -195,7 +224,7 @@ class SandboxCancellation(models.Model):
     refund_tel = models.CharField(max_length=40, blank=True)
 
     class Meta:
-        ordering = ["cancelled_at", "id"]
+        ordering = ["requested_at", "id"]
         verbose_name = "취소 내역"
         verbose_name_plural = "취소 내역"
 

@@ -59,6 +59,7 @@ def payment_to_api(payment: SandboxPayment, *, request: HttpRequest) -> dict[str
     history = [
         cancellation_to_api(cancellation, payment=payment, request=request)
         for cancellation in payment.cancellations.all()
+        if cancellation.status == SandboxCancellation.Status.SUCCEEDED
     ]
     is_card = payment.pay_method == "card"
     return {

@@ -127,22 +127,26 @@ def _method(payment: SandboxPayment) -> dict[str, Any] | None:
 def cancellation_to_v2(
     cancellation: SandboxCancellation, *, payment: SandboxPayment, request: HttpRequest
 ) -> dict[str, Any]:
-    """`SucceededPaymentCancellation`: the sandbox cancels at once, never asynchronously."""
-    return {
-        "status": "SUCCEEDED",
+    """`PaymentCancellation` by its status: SUCCEEDED (with `cancelledAt` and a slip), or
+    REQUESTED / FAILED when the PG cancels this payment later."""
+    status = cancellation.status
+    body = {
+        "status": status,
         "id": cancellation.cancellation_id,
-        "pgCancellationId": cancellation.pg_tid,
         "totalAmount": cancellation.amount,
         "taxFreeAmount": 0,
         "vatAmount": vat_of(cancellation.amount),
         "reason": cancellation.reason,
-        "requestedAt": rfc3339(cancellation.cancelled_at),
-        "cancelledAt": rfc3339(cancellation.cancelled_at),
-        "receiptUrl": receipt_url(payment, request, cancellation),
+        "requestedAt": rfc3339(cancellation.requested_at),
         "trigger": "CONSOLE"
         if cancellation.source == SandboxCancellation.Source.CONSOLE
         else "API",
     }
+    if status == SandboxCancellation.Status.SUCCEEDED:
+        body["pgCancellationId"] = cancellation.pg_tid
+        body["cancelledAt"] = rfc3339(cancellation.cancelled_at)
+        body["receiptUrl"] = receipt_url(payment, request, cancellation)
+    return body
 
 
 def _failure(payment: SandboxPayment) -> dict[str, str]:
@@ -190,7 +194,10 @@ def _by_status(payment: SandboxPayment, last_cancel: datetime | None) -> dict[st
 def payment_to_v2(payment: SandboxPayment, *, request: HttpRequest) -> dict[str, Any]:
     """The REST `Payment` object of `GET /payments/{paymentId}`."""
     history = list(payment.cancellations.all())
-    last_cancel = max((c.cancelled_at for c in history), default=None)
+    last_cancel = max(
+        (c.cancelled_at for c in history if c.status == SandboxCancellation.Status.SUCCEEDED),
+        default=None,
+    )
     body: dict[str, Any] = {
         "status": payment.v2_status,
         "id": payment.merchant_uid,

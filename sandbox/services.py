@@ -15,7 +15,10 @@ applies. Webhooks are queued with `transaction.on_commit`, never sent inside the
 
 A PortOne V2 payment differs only where V2 does: its store and channel are checked instead of a
 merchant code, a failure is notified too (`Transaction.Failed`), its paymentId is looked up
-among V2 attempts only, and a cancel may carry an Idempotency-Key.
+among V2 attempts only, and a cancel may carry an Idempotency-Key. A V2 payment may also have
+the PG finish its cancels later (the console's switch): a cancel is then REQUESTED, keeps the
+payment as it was, sends Transaction.CancelPending, and waits for the console to complete it
+(SUCCEEDED, the money back, Transaction.Cancelled or PartialCancelled) or fail it (FAILED).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from sandbox.params_v2 import SDK_UNKNOWN_CHANNEL, SDK_UNKNOWN_STORE
 logger = logging.getLogger(__name__)
 
 Status = SandboxPayment.Status
+CancelStatus = SandboxCancellation.Status
 
 DEFAULT_TOKEN_LIFETIME = 30 * 60  # seconds, as Iamport
 # Asked again in its last minute, a token is extended by five minutes (as Iamport).
@@ -471,7 +475,12 @@ def payment_cancel(
         amount = _cancel_amount(payment, amount=amount, checksum=checksum)
         if source == SandboxCancellation.Source.API and _needs_refund_account(payment, refund):
             raise CancelRefused(_refund_account_message(payment), error_code=CANCEL_INVALID)
-        cancellation = _record_cancellation(payment, amount, reason, refund, source)
+        if payment.api == Api.V2 and payment.pg_cancels_later:
+            cancellation = _record_cancellation(
+                payment, amount, reason, refund, source, status=CancelStatus.REQUESTED
+            )
+        else:
+            cancellation = _record_cancellation(payment, amount, reason, refund, source)
         if idempotency_key:
             _remember_key(idempotency_key, cancellation)
         if notify:
@@ -482,13 +491,17 @@ def payment_cancel(
 
 
 def _cancel_amount(payment: SandboxPayment, *, amount: int | None, checksum: int | None) -> int:
-    """What this cancel takes back, or CancelRefused saying which rule it breaks."""
+    """What this cancel takes back, or CancelRefused saying which rule it breaks.
+
+    The checksum is compared with what has not been cancelled yet; cancels the PG is still
+    making (V2, REQUESTED) are not in it, but a new cancel may not take their amount again.
+    """
     remaining = payment.remaining_amount
     if payment.status == Status.CANCELLED:
         raise CancelRefused("이미 전액취소된 주문입니다.", error_code=CANCEL_ALREADY_CANCELLED)
     if payment.status == Status.FAILED:
         raise CancelRefused("결제에 실패한 건은 취소할 수 없습니다.", error_code=CANCEL_NOT_PAID)
-    if not payment.is_cancellable:
+    if not (payment.status == Status.PAID or payment.is_awaiting_deposit):
         raise CancelRefused(
             "아직 결제되지 않은 건은 취소할 수 없습니다.", error_code=CANCEL_NOT_PAID
         )
@@ -496,17 +509,25 @@ def _cancel_amount(payment: SandboxPayment, *, amount: int | None, checksum: int
         raise CancelRefused(
             _checksum_message(payment, remaining, checksum), error_code=CANCEL_CONSISTENCY_BROKEN
         )
-    amount = amount or remaining
-    if amount > remaining:
-        raise CancelRefused(
-            f"취소 요청 금액({amount:,}원)이 취소 가능 잔액({remaining:,}원)보다 큽니다.",
-            error_code=CANCEL_EXCEEDS,
-        )
+    available = payment.cancellable_now
+    amount = amount or available
+    if amount > available or not available:
+        raise CancelRefused(_exceeds_message(payment, amount, available), error_code=CANCEL_EXCEEDS)
     if payment.is_awaiting_deposit and amount != remaining:
         raise CancelRefused(
             "입금 전 가상계좌는 부분취소할 수 없습니다.", error_code=CANCEL_NOT_PAID
         )
     return amount
+
+
+def _exceeds_message(payment: SandboxPayment, amount: int, available: int) -> str:
+    pending = payment.cancel_pending
+    if pending:
+        return _(
+            "취소 요청 금액(%(amount)s원)이 취소 가능 잔액(%(available)s원)보다 큽니다: "
+            "PG가 처리 중인 취소 %(pending)s원은 뺀 금액입니다."
+        ) % {"amount": f"{amount:,}", "available": f"{available:,}", "pending": f"{pending:,}"}
+    return f"취소 요청 금액({amount:,}원)이 취소 가능 잔액({available:,}원)보다 큽니다."
 
 
 def _checksum_message(payment: SandboxPayment, remaining: int, checksum: int) -> str:
@@ -539,7 +560,13 @@ def _refund_account_message(payment: SandboxPayment) -> str:
 
 
 def _record_cancellation(
-    payment: SandboxPayment, amount: int, reason: str, refund: RefundAccount, source: str
+    payment: SandboxPayment,
+    amount: int,
+    reason: str,
+    refund: RefundAccount,
+    source: str,
+    *,
+    status: str = CancelStatus.SUCCEEDED,
 ) -> SandboxCancellation:
     now = timezone.now()
     cancellation = SandboxCancellation.objects.create(
@@ -548,6 +575,8 @@ def _record_cancellation(
         amount=amount,
         reason=reason[:500] if payment.api == Api.V2 else reason[:200],
         pg_tid=_new_pg_tid(),
+        status=status,
+        requested_at=now,
         cancelled_at=now,
         source=source,
         refund_holder=refund.holder[:100],
@@ -555,13 +584,61 @@ def _record_cancellation(
         refund_account=refund.account[:40],
         refund_tel=refund.tel[:40],
     )
-    payment.cancel_amount += amount
+    if status == CancelStatus.SUCCEEDED:
+        _take_back(payment, cancellation)
+    else:
+        payment.save()  # updated_at: PortOne's payment changes with a cancel in progress
+    return cancellation
+
+
+def _take_back(payment: SandboxPayment, cancellation: SandboxCancellation) -> None:
+    """Book a succeeded cancellation on its payment."""
+    payment.cancel_amount += cancellation.amount
     if payment.cancel_amount >= payment.amount:
         payment.status = Status.CANCELLED
-        payment.cancelled_at = now
-        payment.cancel_reason = reason[:200]
+        payment.cancelled_at = cancellation.cancelled_at
+        payment.cancel_reason = cancellation.reason[:200]
     payment.save()
-    return cancellation
+
+
+def pg_cancels_later_set(*, imp_uid: str, later: bool) -> SandboxPayment:
+    """Whether the PG finishes this V2 payment's cancels later (console). Cancels already
+    asked for keep their state; the console finishes them one by one."""
+    with transaction.atomic():
+        payment = _locked_payment(imp_uid)
+        if payment.api != Api.V2:
+            raise SandboxRefusal(_("PG의 비동기 취소는 PortOne V2 결제에만 있습니다."))
+        payment.pg_cancels_later = later
+        payment.save(update_fields=["pg_cancels_later", "updated_at"])
+        return payment
+
+
+def cancellation_finish(*, cancellation_id: str, succeeded: bool) -> SandboxCancellation:
+    """The PG finishes a cancel it took (REQUESTED): it succeeds, giving the money back and
+    sending Transaction.Cancelled or PartialCancelled, or it fails, which PortOne announces
+    by no webhook (the payment shows the cancellation FAILED)."""
+    with transaction.atomic():
+        found = SandboxCancellation.objects.filter(cancellation_id=cancellation_id).first()
+        if found is None:
+            raise NotFound(_("존재하지 않는 취소 내역입니다."))
+        payment = _locked_payment(found.payment.imp_uid)
+        cancellation = payment.cancellations.select_for_update().get(pk=found.pk)
+        if cancellation.status != CancelStatus.REQUESTED:
+            raise SandboxRefusal(
+                _("PG가 처리 중인 취소가 아닙니다 (상태: %(status)s).")
+                % {"status": cancellation.status}
+            )
+        cancellation.status = CancelStatus.SUCCEEDED if succeeded else CancelStatus.FAILED
+        cancellation.cancelled_at = timezone.now()
+        cancellation.save(update_fields=["status", "cancelled_at"])
+        if succeeded:
+            _take_back(payment, cancellation)
+            webhooks.notify_after_commit(
+                payment, trigger="cancelled", cancellation_id=cancellation.cancellation_id
+            )
+        else:
+            payment.save()
+        return cancellation
 
 
 def _cancellation_for_key(key: str, payment: SandboxPayment) -> SandboxCancellation | None:

@@ -132,6 +132,16 @@ urlpatterns = [
     path("console/payments/<str:imp_uid>/deposit", console.deposit, name="console_deposit"),
     path("console/payments/<str:imp_uid>/cancel", console.cancel, name="console_cancel"),
     path(
+        "console/payments/<str:imp_uid>/pg-cancels-later",
+        console.pg_cancels_later,
+        name="console_pg_cancels_later",
+    ),
+    path(
+        "console/payments/<str:imp_uid>/cancellations/<str:cancellation_id>/finish",
+        console.finish_cancellation,
+        name="console_finish_cancellation",
+    ),
+    path(
         "console/payments/<str:imp_uid>/resend-webhook",
         console.resend_webhook,
         name="console_resend_webhook",

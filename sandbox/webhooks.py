@@ -38,7 +38,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
-from sandbox.models import Api, SandboxPayment, SandboxWebhookDelivery
+from sandbox.models import Api, SandboxCancellation, SandboxPayment, SandboxWebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -89,18 +89,27 @@ def _v2_state(payment: SandboxPayment) -> tuple[str, datetime | None, bool]:
 
 def v2_event(payment: SandboxPayment, *, cancellation_id: str | None = None) -> dict[str, Any]:
     """The 2024-04-25 webhook body for the payment's current state. A cancel event names the
-    cancellation (the newest one unless told), and is timed by it."""
+    cancellation (the newest succeeded one unless told), and is timed by it; a cancellation
+    the PG is still making is announced as Transaction.CancelPending."""
     event_type, moment, names_cancellation = _v2_state(payment)
     data = {
         "storeId": payment.store_id,
         "paymentId": payment.merchant_uid,
         "transactionId": payment.imp_uid,
     }
+    named = (
+        payment.cancellations.filter(cancellation_id=cancellation_id).first()
+        if cancellation_id
+        else None
+    )
+    if named is not None and named.status == SandboxCancellation.Status.REQUESTED:
+        event_type, names_cancellation = "Transaction.CancelPending", True
     if names_cancellation:
-        cancellations = payment.cancellations.order_by("-cancelled_at", "-id")
-        if cancellation_id:
-            cancellations = cancellations.filter(cancellation_id=cancellation_id)
-        cancellation = cancellations.first()
+        cancellation = named or (
+            payment.cancellations.filter(status=SandboxCancellation.Status.SUCCEEDED)
+            .order_by("-cancelled_at", "-id")
+            .first()
+        )
         if cancellation is not None:
             data["cancellationId"] = cancellation.cancellation_id
             moment = cancellation.cancelled_at

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from payments import portone_v2
 from payments.models import Payment, Refund, WebhookDelivery
+from sandbox.models import SandboxCancellation
 from shop.models import Order
 from tests.e2e.helpers import (
     VBANK,
@@ -287,3 +288,54 @@ def test_admin_refunds_part_of_a_v2_payment_then_the_rest(
 
     buyer.reload()
     expect(buyer.locator("#order-status")).to_have_attribute("data-status", "refunded")
+
+
+def test_a_refund_the_pg_finishes_later(new_context, product, staff_user, screenshot):
+    buyer = new_context().new_page()
+    merchant_uid = place_order(buyer, product, quantity=2)
+    open_payment_window(buyer).locator("#sandbox-approve").click()
+    expect(buyer.locator("#order-status")).to_have_attribute("data-status", "paid")
+    order = _order(merchant_uid)
+    payment = Payment.objects.get(order=order)
+    wait_for_v2_webhook(merchant_uid, "Paid")
+
+    admin = new_context().new_page()
+    _log_in(admin, staff_user)
+    # In the sandbox's console, this payment's PG now finishes its cancels later.
+    admin.goto(f"/sandbox/console/payments/{payment.imp_uid}/")
+    admin.locator("#console-pg-cancels-later").click()
+    expect(admin.locator("body")).to_contain_text("나중에 처리합니다")
+
+    admin.goto(f"/admin/shop/order/{order.pk}/change/")
+    admin.locator("a.payments-refund").click()
+    admin.locator("#id_amount").fill("5000")
+    admin.locator("#id_reason").fill("원두 1봉 파손 (부분 환불)")
+    admin.get_by_role("button", name="환불 요청").click()
+    expect(admin.locator("ul.messagelist li.warning")).to_contain_text("PG사가 취소를 처리하고")
+    wait_for_v2_webhook(merchant_uid, "CancelPending")
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.PAID, 0)
+    refund = Refund.objects.get(payment=payment)
+    assert (refund.status, refund.amount) == (Refund.Status.REQUESTED, 5000)
+
+    # The refund page offers only what the PG is not already giving back.
+    admin.locator("a.payments-refund").click()
+    expect(admin.locator(".refund-summary")).to_contain_text("PG 처리 중인 취소")
+    expect(admin.locator("#id_amount")).to_have_value("19000")
+    screenshot(admin, "v2-10-admin-refund-pg-pending")
+
+    # The PG finishes the cancel: its webhook settles the admin's refund.
+    at_the_pg = SandboxCancellation.objects.get(payment__imp_uid=payment.imp_uid)
+    admin.goto(f"/sandbox/console/payments/{payment.imp_uid}/")
+    row = admin.locator(f'tr[data-cancellation-id="{at_the_pg.cancellation_id}"]')
+    expect(row).to_have_attribute("data-status", "REQUESTED")
+    row.locator(".console-finish-succeeded").click()
+    expect(row).to_have_attribute("data-status", "SUCCEEDED")
+    wait_for_v2_webhook(merchant_uid, "PartialCancelled")
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 5000)
+    assert Refund.objects.filter(payment=payment).count() == 1
+    buyer.reload()
+    expect(buyer.locator("#order-status")).to_have_attribute("data-status", "partially_refunded")
