@@ -107,8 +107,10 @@ SBX = {
     "vbank": "imps_000000000003",
     "vbank_paid": "imps_000000000004",
     "partial": "imps_000000000005",
+    "v2_cancelling": "00000000-0000-4000-8000-000000000006",  # a V2 txId
 }
 SBX_CANCELLATION = "sbcancel_0000000000000001"
+SBX_PENDING_CANCELLATION = "sbcancel_0000000000000002"  # REQUESTED: its PG cancels later
 WEBHOOK_URL = "http://shop.test/payments/webhook/"
 SBX_API = "/sandbox/iamport/"
 
@@ -238,6 +240,23 @@ def _sandbox_world() -> None:
     )
     SandboxCancellation.objects.create(
         payment=partial, cancellation_id=SBX_CANCELLATION, amount=2000, pg_tid="sandbox_c1"
+    )
+    cancelling = SandboxPayment.objects.create(
+        api="v2",
+        imp_uid=SBX["v2_cancelling"],
+        merchant_uid="sbx_v2_cancelling",
+        pay_method="card",
+        status="paid",
+        paid_at=now,
+        pg_cancels_later=True,
+        **common,
+    )
+    SandboxCancellation.objects.create(
+        payment=cancelling,
+        cancellation_id=SBX_PENDING_CANCELLATION,
+        amount=3000,
+        pg_tid="sandbox_c2",
+        status="REQUESTED",
     )
     SandboxPrepare.objects.create(merchant_uid="sbx_ready", amount=12000)
 
@@ -764,6 +783,21 @@ def sandbox_bases() -> list[Base]:
             **sb,
         ),
         post_form(console + "resend-webhook", [], params={"imp_uid": SBX["paid"]}, **sb),
+        post_form(
+            console + "pg-cancels-later",
+            [("later", "1")],
+            params={"imp_uid": SBX["v2_cancelling"]},
+            **sb,
+        ),
+        post_form(
+            console + "cancellations/<cancellation_id>/finish",
+            [("outcome", "succeeded")],
+            params={
+                "imp_uid": SBX["v2_cancelling"],
+                "cancellation_id": SBX_PENDING_CANCELLATION,
+            },
+            **sb,
+        ),
     ]
 
 
