@@ -241,6 +241,8 @@ class IamportPayment:
     # Won of cancels accepted but not finished by the PG (V2 cancellations still REQUESTED);
     # Iamport (V1) cancels synchronously: always 0.
     cancel_pending: int = 0
+    # How many cancels the PG failed after taking them (V2 cancellations FAILED); V1: 0.
+    cancels_failed: int = 0
 
     @classmethod
     def from_api(cls, data: Any) -> IamportPayment:

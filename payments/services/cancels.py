@@ -112,8 +112,7 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
             amount=remaining,
             checksum=remaining,
             reason=reason,
-            # The same cancel asked again (a retry after a lost answer) carries the same key.
-            key=f"cancel-{remote.imp_uid}-{remaining}",
+            key=cancel_key(remote),
         )
     except IamportRejected as exc:
         if isinstance(exc, IamportAuthError):
@@ -137,6 +136,15 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
     ours = Refund(payment=payment, amount=remaining, checksum=remaining, reason=reason[:255])
     _record(payment, updated, ours=ours if moved else None)
     logger.info("payment %s: cancelled %s won at Iamport (%s)", remote.imp_uid, remaining, reason)
+
+
+def cancel_key(remote: IamportPayment) -> str:
+    """The idempotency key of giving back what `remote` shows. The same cancel asked again (a
+    retry after a lost answer) carries the same key, so PortOne answers the first request
+    instead of cancelling twice; once the PG has failed a cancel, the next one is a new
+    request, which a key PortOne would answer with the old failure (for hours) would stop."""
+    key = f"cancel-{remote.imp_uid}-{remote.remaining_amount}"
+    return f"{key}-after-{remote.cancels_failed}-failed" if remote.cancels_failed else key
 
 
 def _record(payment: Payment, updated: IamportPayment, *, ours: Refund | None) -> None:

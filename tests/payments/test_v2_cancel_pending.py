@@ -16,6 +16,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+import requests
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -238,3 +239,45 @@ def test_a_forged_payment_whose_cancel_the_pg_is_still_making_is_not_a_failure(a
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING
     assert "취소했습니다" in order.status_message  # no longer "being cancelled"
+
+
+def test_once_the_pg_failed_a_refused_payments_cancel_the_retry_is_a_new_request(
+    api, order_factory
+):
+    order = order_factory(price=12000)
+    forged = api.payment(order.merchant_uid, amount=100)
+    pg_takes_its_time(api, forged, 100)
+    api.webhook(apis.IMP)
+    # The PG gives up; PortOne shows the cancellation FAILED and would answer its key with it.
+    show_with(api, forged, cancellation("FAILED", 100))
+
+    def failed_again(body: dict[str, Any]):
+        return 200, {"cancellation": cancellation("FAILED", 100, id="cancel-failed-2")}
+
+    api.portone.on_cancel(forged["merchant_uid"], failed_again)
+    sync_payments()
+    # The same failure is not retried under a key PortOne would answer with it again.
+    show_with(
+        api, forged, cancellation("FAILED", 100), cancellation("FAILED", 100, id="cancel-failed-2")
+    )
+    Payment.objects.update(cancel_requested_at=None)  # a refused cancel's claim runs out
+    sync_payments()
+
+    first, second, third = (sent.idempotency_key for sent in api.portone.sent_cancels)
+    assert len({first, second, third}) == 3
+    assert second.endswith('-after-1-failed"') and third.endswith('-after-2-failed"')
+    payment = Payment.objects.get()
+    assert (payment.verdict, payment.cancel_amount, payment.cancel_pending) == ("forged", 0, 0)
+
+
+def test_a_retry_after_a_lost_answer_keeps_the_key(api, order_factory):
+    order = order_factory(price=12000)
+    forged = api.payment(order.merchant_uid, amount=100)
+    api.portone.on_cancel(forged["merchant_uid"], lambda body: requests.ConnectionError("lost"))
+
+    api.webhook(apis.IMP)
+    Payment.objects.update(cancel_requested_at=None)  # the claim of the lost request is over
+    sync_payments()
+
+    keys = [sent.idempotency_key for sent in api.portone.sent_cancels]
+    assert len(keys) >= 2 and len(set(keys)) == 1
