@@ -241,8 +241,10 @@ class IamportPayment:
     # Won of cancels accepted but not finished by the PG (V2 cancellations still REQUESTED);
     # Iamport (V1) cancels synchronously: always 0.
     cancel_pending: int = 0
-    # How many cancels the PG failed after taking them (V2 cancellations FAILED); V1: 0.
-    cancels_failed: int = 0
+    # PortOne V2's ids of the cancels the PG is still making (REQUESTED) and of those it failed
+    # after taking them (FAILED); Iamport (V1) has neither.
+    cancellations_pending: tuple[str, ...] = ()
+    cancellations_failed: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, data: Any) -> IamportPayment:

@@ -36,7 +36,11 @@ Api = Payment.Api
 
 class CancelPending(IamportBadResponse):
     """PortOne took the cancel but the PG has not finished it (V2 `REQUESTED`): the outcome
-    arrives later, by webhook or the next lookup."""
+    arrives later, by webhook or the next lookup. `cancellation_id` is PortOne's id of it."""
+
+    def __init__(self, message: str, *, cancellation_id: str) -> None:
+        super().__init__(message)
+        self.cancellation_id = cancellation_id
 
 
 class AttemptReplaced(IamportNotFound):
@@ -198,7 +202,10 @@ class PortOneGateway:
                 "the PG refused the cancel", error_type="CANCELLATION_FAILED", http_status=200
             )
         if cancellation.status == "REQUESTED":
-            raise CancelPending("PortOne accepted the cancel; the PG has not finished it yet")
+            raise CancelPending(
+                "PortOne accepted the cancel; the PG has not finished it yet",
+                cancellation_id=cancellation.id,
+            )
         return self.find(merchant_uid)
 
     def prepare(self, *, merchant_uid: str, amount: int) -> int:

@@ -310,7 +310,8 @@ def payment_from_api(data: Any) -> IamportPayment:
         raw=storable_json(data),
         channel=_str(channel, "type"),
         cancel_pending=_cancel_pending(cancellations),
-        cancels_failed=sum(1 for c in cancellations if c.status == "FAILED"),
+        cancellations_pending=tuple(c.id for c in cancellations if c.status == "REQUESTED"),
+        cancellations_failed=tuple(c.id for c in cancellations if c.status == "FAILED"),
         **_vbank(status, method),
     )
 

@@ -144,7 +144,8 @@ def cancel_key(remote: IamportPayment) -> str:
     instead of cancelling twice; once the PG has failed a cancel, the next one is a new
     request, which a key PortOne would answer with the old failure (for hours) would stop."""
     key = f"cancel-{remote.imp_uid}-{remote.remaining_amount}"
-    return f"{key}-after-{remote.cancels_failed}-failed" if remote.cancels_failed else key
+    failed = len(remote.cancellations_failed)
+    return f"{key}-after-{failed}-failed" if failed else key
 
 
 def _record(payment: Payment, updated: IamportPayment, *, ours: Refund | None) -> None:

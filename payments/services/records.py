@@ -155,10 +155,13 @@ def _when(entry: CancelHistory) -> float:
 
 def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund | None) -> None:
     """One Refund per cancel in Iamport's history. Iamport documents no order for the history:
-    the cancel this request made is the newest unrecorded one of its amount; the others go,
-    oldest first, to refunds still waiting for an answer, or become refunds made outside."""
+    the cancel this request made is the newest unrecorded one of its amount; the others go to
+    refunds still waiting for an answer (the one whose cancel PortOne named when the PG took
+    it, else the oldest of the same amount), or become refunds made outside."""
     recorded = set(
-        payment.refunds.exclude(cancellation_id="").values_list("cancellation_id", flat=True)
+        payment.refunds.exclude(cancellation_id="")
+        .exclude(status__in=IN_FLIGHT)
+        .values_list("cancellation_id", flat=True)
     )
     entries = sorted(remote.cancel_history, key=_when)
     new = {id(e): e for e in entries if cancellation_key(e) not in recorded}
@@ -168,7 +171,7 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         mine = [e for e in new.values() if e.amount == ours.amount] or list(new.values())
         _settle(ours, mine[-1], remote, message="")
         del new[id(mine[-1])]
-    in_flight = payment.refunds.filter(status__in=IN_FLIGHT, cancellation_id="")
+    in_flight = payment.refunds.filter(status__in=IN_FLIGHT)
     if ours is not None and ours.pk is not None:
         in_flight = in_flight.exclude(pk=ours.pk)
     waiting = list(in_flight.order_by("created_at", "id"))
@@ -180,7 +183,7 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         )
         if id(entry) not in new:
             continue
-        match = next((r for r in waiting if r.amount == entry.amount), None)
+        match = _waiting_for(waiting, entry)
         if match is not None:
             waiting.remove(match)
             _settle(match, entry, remote, message="")
@@ -195,6 +198,16 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         # paid an order, one nobody in the shop asked for was made in Iamport's console.
         accepted = payment.verdict == Verdict.ACCEPTED
         _settle(outside, entry, remote, message=OUTSIDE_THE_SHOP if accepted else "")
+
+
+def _waiting_for(waiting: list[Refund], entry: CancelHistory) -> Refund | None:
+    """The refund waiting for this cancel: the one PortOne named it to, else the oldest of its
+    amount among those PortOne named nothing to."""
+    key = cancellation_key(entry)
+    named = next((r for r in waiting if r.cancellation_id == key), None)
+    if named is not None:
+        return named
+    return next((r for r in waiting if not r.cancellation_id and r.amount == entry.amount), None)
 
 
 def _settle(refund: Refund, entry: CancelHistory, remote: IamportPayment, *, message: str) -> None:

@@ -13,6 +13,7 @@ from payments import banks, gateways
 from payments.client import (
     IamportError,
     IamportNotFound,
+    IamportPayment,
     IamportRejected,
 )
 from payments.locks import lock_payment
@@ -50,6 +51,7 @@ class RefundAlreadyRequested(RefundError):
 REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
 NOT_IN_HISTORY = "아임포트의 취소 내역에 없어 환불되지 않은 것으로 확인했습니다."
 PG_STILL_CANCELLING = "PG사가 취소를 처리하고 있습니다. 끝나면 완료로 바뀝니다."
+PG_FAILED_CANCEL = "PG사가 취소에 실패해 환불되지 않았습니다."
 
 
 def already_requested_message(refund: Refund | None) -> str:
@@ -83,24 +85,35 @@ def refund_settle(*, refund: Refund) -> Refund:
     Iamport's cancel history is the truth: the payment is re-read (the sync matches the refund
     to its cancel). Once no request can still be waiting on Iamport for it (the claim time of a
     request's budget has passed), a refund still unmatched was not applied, unless the PG is
-    still making a cancel of at least its amount (PortOne V2 `REQUESTED`): then it stays
-    requested. Raises IamportError when Iamport cannot be asked; the refund then stays as it is.
+    still making its cancel (PortOne V2 `REQUESTED`: the one PortOne named when it took it, or
+    for a refund whose answer was lost, one of at least its amount): then it stays requested.
+    Raises IamportError when Iamport cannot be asked; the refund then stays as it is.
     """
     if refund.status not in IN_FLIGHT or timezone.now() - refund.created_at < claim_ttl():
         return refund
-    payment_resync(refund.payment)
+    remote = gateways.gateway_of(refund.payment).find_record(refund.payment)
+    payment_resync(refund.payment, remote)
     with transaction.atomic():
         lock_order(refund.payment.order_id)  # as the sync, which may match it meanwhile
-        pending = Payment.objects.values_list("cancel_pending", flat=True).get(pk=refund.payment_id)
-        outcome = (
-            {"status": Refund.Status.REQUESTED, "message": PG_STILL_CANCELLING}
-            if pending >= refund.amount
-            else {"status": Refund.Status.FAILED, "message": NOT_IN_HISTORY}
-        )
-        Refund.objects.filter(pk=refund.pk, status__in=IN_FLIGHT).update(**outcome)
+        refund.refresh_from_db()
+        if refund.status in IN_FLIGHT:
+            Refund.objects.filter(pk=refund.pk).update(**_settled(refund, remote))
     refund.refresh_from_db()
     logger.info("refund %s of %s settled: %s", refund.pk, refund.payment.imp_uid, refund.status)
     return refund
+
+
+def _settled(refund: Refund, remote: IamportPayment) -> dict[str, str]:
+    """What an in-flight refund the history does not show becomes."""
+    still = {"status": Refund.Status.REQUESTED, "message": PG_STILL_CANCELLING}
+    named = refund.cancellation_id  # PortOne's id of the cancel, when it answered REQUESTED
+    if named in remote.cancellations_pending:
+        return still
+    if named in remote.cancellations_failed:
+        return {"status": Refund.Status.FAILED, "message": PG_FAILED_CANCEL}
+    if not named and remote.cancel_pending >= refund.amount:
+        return still
+    return {"status": Refund.Status.FAILED, "message": NOT_IN_HISTORY}
 
 
 def refunds_in_flight() -> list[Refund]:
@@ -253,7 +266,8 @@ def _pending(refund: Refund, exc: gateways.CancelPending) -> Refund:
             "반영됩니다 (웹훅 또는 다음 대사 때)."
         )
     )
-    return _left_in_flight(refund, {"message": PG_STILL_CANCELLING}, error, exc)
+    fields = {"message": PG_STILL_CANCELLING, "cancellation_id": exc.cancellation_id[:100]}
+    return _left_in_flight(refund, fields, error, exc)
 
 
 def _left_in_flight(

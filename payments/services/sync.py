@@ -189,13 +189,14 @@ def payment_sync_v2(*, payment_id: str, record: Recorder | None = None) -> SyncR
     return _sync(gateways.GATEWAYS[Payment.Api.V2], payment_id, payment_id, record)
 
 
-def payment_resync(payment: Payment) -> SyncResult:
-    """Sync a stored payment again through the API it was made through (`Payment.api`).
+def payment_resync(payment: Payment, remote: IamportPayment | None = None) -> SyncResult:
+    """Sync a stored payment again through the API it was made through (`Payment.api`), with
+    `remote` when the caller has just read it (`gateways.gateway_of(payment).find_record`).
 
     Raises `gateways.AttemptReplaced` (an IamportNotFound) when PortOne V2 now answers the
     payment's paymentId with a newer attempt: the stored one cannot be read any more."""
     gateway = gateways.gateway_of(payment)
-    return _sync_remote(gateway.api, gateway.find_record(payment), None)
+    return _sync_remote(gateway.api, remote or gateway.find_record(payment), None)
 
 
 def payment_release_replaced(payment: Payment) -> SyncResult:

@@ -7,13 +7,17 @@ sandbox's webhooks arrive signed.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from io import StringIO
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from payments import portone_v2
 from payments.models import Payment, Refund, WebhookDelivery
+from payments.services.refunds import PG_FAILED_CANCEL
 from sandbox.models import SandboxCancellation
 from shop.models import Order
 from tests.e2e.helpers import (
@@ -339,3 +343,22 @@ def test_a_refund_the_pg_finishes_later(new_context, product, staff_user, screen
     assert Refund.objects.filter(payment=payment).count() == 1
     buyer.reload()
     expect(buyer.locator("#order-status")).to_have_attribute("data-status", "partially_refunded")
+
+    # Another refund, which the PG fails: PortOne sends nothing; reconciliation finds it.
+    admin.goto(f"/admin/shop/order/{order.pk}/change/")
+    admin.locator("a.payments-refund").click()
+    admin.locator("#id_amount").fill("3000")
+    admin.locator("#id_reason").fill("고객 요청")
+    admin.get_by_role("button", name="환불 요청").click()
+    expect(admin.locator("ul.messagelist li.warning")).to_contain_text("PG사가 취소를 처리하고")
+    second = Refund.objects.get(payment=payment, amount=3000)
+    admin.goto(f"/sandbox/console/payments/{payment.imp_uid}/")
+    row = admin.locator(f'tr[data-cancellation-id="{second.cancellation_id}"]')
+    row.locator(".console-finish-failed").click()
+    expect(row).to_have_attribute("data-status", "FAILED")
+    Refund.objects.filter(pk=second.pk).update(created_at=second.created_at - timedelta(minutes=5))
+    call_command("sync_payments", stdout=StringIO(), stderr=StringIO())
+    second.refresh_from_db()
+    order.refresh_from_db()
+    assert (second.status, second.message) == (Refund.Status.FAILED, PG_FAILED_CANCEL)
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 5000)

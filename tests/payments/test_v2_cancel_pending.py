@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from payments.models import Payment, Refund, WebhookDelivery
 from payments.services import RefundError, RefundPending, SyncOutcome, payment_refund
-from payments.services.refunds import NOT_IN_HISTORY, PG_STILL_CANCELLING
+from payments.services.refunds import NOT_IN_HISTORY, PG_FAILED_CANCEL, PG_STILL_CANCELLING
 from shop.models import Order
 from tests.payments import apis
 from tests.payments.helpers import change_url, messages_of, refund_post, refund_url
@@ -94,6 +94,14 @@ def pending(api, paid) -> tuple[Order, dict[str, Any], Refund]:
     return order, payment, refund(order, 5000)
 
 
+def finished(payment: dict[str, Any], amount: int) -> dict[str, Any]:
+    """The payment once the PG has finished the pending cancel: in the history, under the id
+    PortOne gave it when it took it."""
+    done = apis.cancelled_v1(payment, amount, "고객 요청")
+    done["cancel_history"][-1]["cancellation_id"] = cancellation("REQUESTED", amount)["id"]
+    return done
+
+
 def age(refund: Refund) -> None:
     """Older than any request could still be waiting on PortOne for it."""
     Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(minutes=5))
@@ -119,7 +127,7 @@ def test_a_refund_the_pg_is_still_making_stays_requested_and_says_so(api, paid):
 
 def test_the_finished_cancel_settles_that_refund_not_one_made_outside_the_shop(api, pending):
     order, payment, in_flight = pending
-    api.replace_payment(apis.cancelled_v1(payment, 5000, "고객 요청"))
+    api.replace_payment(finished(payment, 5000))
 
     response = api.webhook(apis.IMP)
 
@@ -150,22 +158,52 @@ def test_reconciliation_fails_the_refund_once_the_pg_gave_up_the_cancel(api, pen
     sync_payments()
 
     in_flight.refresh_from_db()
-    assert (in_flight.status, in_flight.message) == (Refund.Status.FAILED, NOT_IN_HISTORY)
+    assert (in_flight.status, in_flight.message) == (Refund.Status.FAILED, PG_FAILED_CANCEL)
     assert Payment.objects.get().cancel_pending == 0
     order.refresh_from_db()
     assert (order.status, order.refunded_amount) == (Order.Status.PAID, 0)
 
 
-def test_a_smaller_cancel_in_progress_does_not_keep_a_larger_refund_in_flight(api, pending):
+@pytest.mark.parametrize(("in_progress", "kept"), [(1000, False), (5000, True)])
+def test_a_refund_whose_answer_was_lost_is_kept_by_a_cancel_in_progress_of_its_amount(
+    api, pending, in_progress, kept
+):
     _, payment, in_flight = pending
+    # The answer naming the cancel never arrived: only the amounts can tell.
+    Refund.objects.filter(pk=in_flight.pk).update(cancellation_id="", status="unknown")
     age(in_flight)
-    show_with(api, payment, cancellation("REQUESTED", 1000))
+    show_with(api, payment, cancellation("REQUESTED", in_progress, id="cancel-unseen"))
 
     sync_payments()
 
     in_flight.refresh_from_db()
-    assert (in_flight.status, in_flight.message) == (Refund.Status.FAILED, NOT_IN_HISTORY)
-    assert Payment.objects.get().cancel_pending == 1000
+    if kept:
+        assert (in_flight.status, in_flight.message) == ("requested", PG_STILL_CANCELLING)
+    else:
+        assert (in_flight.status, in_flight.message) == ("failed", NOT_IN_HISTORY)
+    assert Payment.objects.get().cancel_pending == in_progress
+
+
+def test_the_refund_portone_named_is_settled_not_an_older_one_of_the_same_amount(api, pending):
+    _, payment, named = pending
+    lost = Refund.objects.create(
+        payment=named.payment,
+        amount=5000,
+        checksum=12000,
+        reason="먼저 요청했으나 응답을 받지 못함",
+        status=Refund.Status.UNKNOWN,
+        request_key="e" * 32,
+    )
+    Refund.objects.filter(pk=lost.pk).update(created_at=named.created_at - timedelta(seconds=1))
+    api.replace_payment(finished(payment, 5000))
+
+    api.sync()
+
+    named.refresh_from_db()
+    lost.refresh_from_db()
+    assert named.status == Refund.Status.SUCCEEDED
+    assert lost.status == Refund.Status.UNKNOWN  # not in the history: settled on its own later
+    assert Refund.objects.count() == 2
 
 
 def test_the_admin_is_told_the_pg_is_still_refunding_and_sent_back_to_the_order(
