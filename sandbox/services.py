@@ -475,12 +475,9 @@ def payment_cancel(
         amount = _cancel_amount(payment, amount=amount, checksum=checksum)
         if source == SandboxCancellation.Source.API and _needs_refund_account(payment, refund):
             raise CancelRefused(_refund_account_message(payment), error_code=CANCEL_INVALID)
-        if payment.api == Api.V2 and payment.pg_cancels_later:
-            cancellation = _record_cancellation(
-                payment, amount, reason, refund, source, status=CancelStatus.REQUESTED
-            )
-        else:
-            cancellation = _record_cancellation(payment, amount, reason, refund, source)
+        later = payment.api == Api.V2 and payment.pg_cancels_later
+        status = CancelStatus.REQUESTED if later else CancelStatus.SUCCEEDED
+        cancellation = _record_cancellation(payment, amount, reason, refund, source, status=status)
         if idempotency_key:
             _remember_key(idempotency_key, cancellation)
         if notify:
@@ -566,7 +563,7 @@ def _record_cancellation(
     refund: RefundAccount,
     source: str,
     *,
-    status: str = CancelStatus.SUCCEEDED,
+    status: str,
 ) -> SandboxCancellation:
     now = timezone.now()
     cancellation = SandboxCancellation.objects.create(
