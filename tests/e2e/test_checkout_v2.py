@@ -55,6 +55,10 @@ def _shop_takes_v2(settings, live_server):
     settings.PORTONE_ALLOW_TEST_CHANNEL = True
     portone_v2._clients.clear()
     yield
+    # A call made from the test itself (sync_payments) kept its connection to the live server
+    # open, and with it the server thread's database session: close both.
+    for client in portone_v2._clients.values():
+        client.session.close()
     portone_v2._clients.clear()
 
 
@@ -78,6 +82,26 @@ def wait_for_v2_webhook(merchant_uid: str, event: str) -> WebhookDelivery:
         ).first(),
         what=f"the shop to process the signed {event} webhook of {merchant_uid}",
     )
+
+
+def _paid_v2_order(new_context, product) -> tuple[Page, Order, Payment]:
+    """A buyer's order of two, paid in the V2 window, its Paid webhook processed: the buyer's
+    page, the order and its payment."""
+    buyer = new_context().new_page()
+    merchant_uid = place_order(buyer, product, quantity=2)
+    open_payment_window(buyer).locator("#sandbox-approve").click()
+    expect(buyer.locator("#order-status")).to_have_attribute("data-status", "paid")
+    order = _order(merchant_uid)
+    wait_for_v2_webhook(merchant_uid, "Paid")
+    return buyer, order, Payment.objects.get(order=order)
+
+
+def _submit_refund(admin: Page, reason: str, amount: int | None = None) -> None:
+    """Fill the open refund form (the amount it offers unless told) and submit it."""
+    if amount is not None:
+        admin.locator("#id_amount").fill(str(amount))
+    admin.locator("#id_reason").fill(reason)
+    admin.get_by_role("button", name="환불 요청").click()
 
 
 def test_card_purchase_through_portone_v2(page: Page, product, screenshot):
@@ -249,22 +273,15 @@ def test_mobile_payment_comes_back_through_the_redirect_url(
 def test_admin_refunds_part_of_a_v2_payment_then_the_rest(
     new_context, product, staff_user, screenshot
 ):
-    buyer = new_context().new_page()
-    merchant_uid = place_order(buyer, product, quantity=2)
-    open_payment_window(buyer).locator("#sandbox-approve").click()
-    expect(buyer.locator("#order-status")).to_have_attribute("data-status", "paid")
-    order = _order(merchant_uid)
-    payment = Payment.objects.get(order=order)
-    wait_for_v2_webhook(merchant_uid, "Paid")
+    buyer, order, payment = _paid_v2_order(new_context, product)
+    merchant_uid = order.merchant_uid
 
     admin = new_context().new_page()
     _log_in(admin, staff_user)
     admin.goto(f"/admin/shop/order/{order.pk}/change/")
     admin.locator("a.payments-refund").click()
     expect(admin.locator("#id_amount")).to_have_value("24000")
-    admin.locator("#id_amount").fill("5000")
-    admin.locator("#id_reason").fill("원두 1봉 파손 (부분 환불)")
-    admin.get_by_role("button", name="환불 요청").click()
+    _submit_refund(admin, "원두 1봉 파손 (부분 환불)", 5000)
 
     success = admin.locator("ul.messagelist li.success")
     expect(success).to_contain_text("5,000원을 환불했습니다")
@@ -273,8 +290,7 @@ def test_admin_refunds_part_of_a_v2_payment_then_the_rest(
 
     admin.locator("a.payments-refund").click()
     expect(admin.locator("#id_amount")).to_have_value("19000")
-    admin.locator("#id_reason").fill("고객 요청으로 나머지 환불")
-    admin.get_by_role("button", name="환불 요청").click()
+    _submit_refund(admin, "고객 요청으로 나머지 환불")
     expect(success).to_contain_text("19,000원을 환불했습니다")
     expect(admin.locator("a.payments-refund")).to_have_count(0)
     screenshot(admin, "v2-09-admin-order-refunded", full_page=True)
@@ -295,13 +311,8 @@ def test_admin_refunds_part_of_a_v2_payment_then_the_rest(
 
 
 def test_a_refund_the_pg_finishes_later(new_context, product, staff_user, screenshot):
-    buyer = new_context().new_page()
-    merchant_uid = place_order(buyer, product, quantity=2)
-    open_payment_window(buyer).locator("#sandbox-approve").click()
-    expect(buyer.locator("#order-status")).to_have_attribute("data-status", "paid")
-    order = _order(merchant_uid)
-    payment = Payment.objects.get(order=order)
-    wait_for_v2_webhook(merchant_uid, "Paid")
+    buyer, order, payment = _paid_v2_order(new_context, product)
+    merchant_uid = order.merchant_uid
 
     admin = new_context().new_page()
     _log_in(admin, staff_user)
@@ -312,9 +323,7 @@ def test_a_refund_the_pg_finishes_later(new_context, product, staff_user, screen
 
     admin.goto(f"/admin/shop/order/{order.pk}/change/")
     admin.locator("a.payments-refund").click()
-    admin.locator("#id_amount").fill("5000")
-    admin.locator("#id_reason").fill("원두 1봉 파손 (부분 환불)")
-    admin.get_by_role("button", name="환불 요청").click()
+    _submit_refund(admin, "원두 1봉 파손 (부분 환불)", 5000)
     expect(admin.locator("ul.messagelist li.warning")).to_contain_text("PG사가 취소를 처리하고")
     wait_for_v2_webhook(merchant_uid, "CancelPending")
     order.refresh_from_db()
@@ -347,9 +356,7 @@ def test_a_refund_the_pg_finishes_later(new_context, product, staff_user, screen
     # Another refund, which the PG fails: PortOne sends nothing; reconciliation finds it.
     admin.goto(f"/admin/shop/order/{order.pk}/change/")
     admin.locator("a.payments-refund").click()
-    admin.locator("#id_amount").fill("3000")
-    admin.locator("#id_reason").fill("고객 요청")
-    admin.get_by_role("button", name="환불 요청").click()
+    _submit_refund(admin, "고객 요청", 3000)
     expect(admin.locator("ul.messagelist li.warning")).to_contain_text("PG사가 취소를 처리하고")
     second = Refund.objects.get(payment=payment, amount=3000)
     admin.goto(f"/sandbox/console/payments/{payment.imp_uid}/")

@@ -5,8 +5,6 @@ no webhook), and the shop's own parser reads every step."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from payments import portone_v2
@@ -22,6 +20,10 @@ KEY = "shop-refund-00000001"
 
 def messages_of(reply) -> list[str]:
     return [str(message) for message in reply.context["messages"]]
+
+
+def types_of(rsps) -> list[str]:
+    return [event["type"] for event in events(rsps)]
 
 
 @pytest.fixture
@@ -122,10 +124,6 @@ def test_failing_it_leaves_the_money_and_sends_nothing(
     assert any("웹훅으로 알리지" in message for message in messages_of(reply))
     # The money is there to cancel again.
     assert portone.cancel(amount=12000, currentCancellableAmount=12000).status_code == 200
-
-
-def types_of(rsps) -> list[str]:
-    return [event["type"] for event in events(rsps)]
 
 
 def test_what_is_being_cancelled_cannot_be_cancelled_again(portone, later):
@@ -265,4 +263,3 @@ def test_resend_names_the_succeeded_cancel_not_a_pending_one(
     [event] = events(v2_webhook_sink)
     assert event["type"] == "Transaction.PartialCancelled"
     assert event["data"]["cancellationId"] == done["id"]
-    assert json.loads(v2_webhook_sink.calls[0].request.body) == event
