@@ -104,6 +104,19 @@ class PaymentOrderAdmin(OrderAdmin):
         payment = accepted_payment(order)
         return pg_name(payment.pg_provider) if payment else "-"
 
+    @admin.display(description=gettext_lazy("환불 가능 금액"))
+    def refundable_display(self, order: Order) -> str:
+        """What a refund may still ask for: less what the PG is already giving back."""
+        payment = accepted_payment(order)
+        pending = payment.cancel_pending if payment is not None else 0
+        if not pending:
+            return super().refundable_display(order)
+        return format_html(
+            '{}<br><span class="quiet">{}</span>',
+            won(max(order.refundable_amount - pending, 0)),
+            _("PG 처리 중인 취소 %(amount)s 제외") % {"amount": won_text(pending)},
+        )
+
     @admin.display(description=gettext_lazy("환불 내역"))
     def refunds_table(self, order: Order) -> str:
         refunds = (

@@ -240,6 +240,16 @@ def test_the_refund_page_offers_what_the_pg_is_not_already_giving_back(api, pend
     assert re.search(r'<input[^>]*name="amount"[^>]*max="7000"', page)
 
 
+def test_the_order_page_counts_what_the_pg_is_giving_back(api, pending, admin_client):
+    order, _, _ = pending
+
+    page = admin_client.get(change_url(order)).content.decode()
+
+    assert re.search(
+        r"7,000원(</span>)?<br><span class=\"quiet\">PG 처리 중인 취소 5,000원 제외", page
+    )
+
+
 def test_a_refund_of_what_the_pg_is_giving_back_is_refused_before_asking(api, pending):
     order, _, _ = pending
     cancels = len(api.portone.sent_cancels)
