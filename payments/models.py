@@ -99,6 +99,12 @@ class Payment(models.Model):
         return max(self.amount - self.cancel_amount, 0)
 
     @property
+    def refund_offer(self) -> int:
+        """What a new refund may ask for: the refundable amount less the cancels the PG is
+        still making (PortOne V2), which will give that money back already."""
+        return max(self.refundable_amount - self.cancel_pending, 0)
+
+    @property
     def holds_money(self) -> bool:
         """What Iamport last said still holds something: money, or an open virtual account
         (as `IamportPayment.holds_money`, for the stored record)."""

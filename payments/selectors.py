@@ -26,9 +26,8 @@ class Refundable:
 
     @property
     def offer(self) -> int:
-        """What a new refund may ask for: the balance less the cancels the PG is still making
-        (PortOne V2), which will give that money back already."""
-        return max(self.balance - self.payment.cancel_pending, 0)
+        """What a new refund may ask for (`Payment.refund_offer`)."""
+        return self.payment.refund_offer
 
 
 def refundable_payment(order: Order) -> Payment | None:

@@ -108,13 +108,12 @@ class PaymentOrderAdmin(OrderAdmin):
     def refundable_display(self, order: Order) -> str:
         """What a refund may still ask for: less what the PG is already giving back."""
         payment = accepted_payment(order)
-        pending = payment.cancel_pending if payment is not None else 0
-        if not pending:
+        if payment is None or not payment.cancel_pending:
             return super().refundable_display(order)
         return format_html(
             '{}<br><span class="quiet">{}</span>',
-            won(max(order.refundable_amount - pending, 0)),
-            _("PG 처리 중인 취소 %(amount)s 제외") % {"amount": won_text(pending)},
+            won(payment.refund_offer),
+            _("PG 처리 중인 취소 %(amount)s 제외") % {"amount": won_text(payment.cancel_pending)},
         )
 
     @admin.display(description=gettext_lazy("환불 내역"))

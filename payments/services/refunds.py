@@ -106,14 +106,15 @@ def refund_settle(*, refund: Refund) -> Refund:
 def _settled(refund: Refund, remote: IamportPayment) -> dict[str, str]:
     """What an in-flight refund the history does not show becomes."""
     still = {"status": Refund.Status.REQUESTED, "message": PG_STILL_CANCELLING}
+    not_applied = {"status": Refund.Status.FAILED, "message": NOT_IN_HISTORY}
     named = refund.cancellation_id  # PortOne's id of the cancel, when it answered REQUESTED
+    if not named:  # the answer was lost: only the amounts can tell
+        return still if remote.cancel_pending >= refund.amount else not_applied
     if named in remote.cancellations_pending:
         return still
     if named in remote.cancellations_failed:
         return {"status": Refund.Status.FAILED, "message": PG_FAILED_CANCEL}
-    if not named and remote.cancel_pending >= refund.amount:
-        return still
-    return {"status": Refund.Status.FAILED, "message": NOT_IN_HISTORY}
+    return not_applied
 
 
 def refunds_in_flight() -> list[Refund]:
