@@ -234,7 +234,8 @@ class SandboxCancellation(models.Model):
 
 class SandboxIdempotencyKey(models.Model):
     """A V2 cancel's `Idempotency-Key` and the cancellation it made: a repeat with the same key
-    answers that cancellation again instead of cancelling twice."""
+    answers that cancellation again instead of cancelling twice, for as long as PortOne keeps a
+    key (`services.IDEMPOTENCY_KEY_KEPT`)."""
 
     key = models.CharField(max_length=256, unique=True)
     payment = models.ForeignKey(SandboxPayment, on_delete=models.CASCADE, related_name="+")

@@ -61,6 +61,9 @@ DEFAULT_TOKEN_LIFETIME = 30 * 60  # seconds, as Iamport
 # Asked again in its last minute, a token is extended by five minutes (as Iamport).
 TOKEN_EXTEND_WITHIN = timedelta(minutes=1)
 TOKEN_EXTENSION = timedelta(minutes=5)
+# How long PortOne V2 keeps an Idempotency-Key ("3 hours, may change"): a later request with the
+# same key is a new request.
+IDEMPOTENCY_KEY_KEPT = timedelta(hours=3)
 
 # PG decline reasons offered by the payment window: code -> message.
 DECLINE_REASONS = {
@@ -639,9 +642,13 @@ def cancellation_finish(*, cancellation_id: str, succeeded: bool) -> SandboxCanc
 
 
 def _cancellation_for_key(key: str, payment: SandboxPayment) -> SandboxCancellation | None:
-    """The cancellation an earlier request with this Idempotency-Key made, if any."""
+    """The cancellation an earlier request with this Idempotency-Key made, if any. A key older
+    than PortOne keeps one is forgotten here, and the request is judged afresh."""
     earlier = SandboxIdempotencyKey.objects.select_related("cancellation").filter(key=key).first()
     if earlier is None:
+        return None
+    if earlier.created_at <= timezone.now() - IDEMPOTENCY_KEY_KEPT:
+        earlier.delete()
         return None
     if earlier.payment_id != payment.pk:
         raise CancelRefused(

@@ -4,8 +4,10 @@ parser), auth, every error type, idempotent cancels and pre-registration."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from payments import portone_v2
 from sandbox import services
@@ -492,6 +494,50 @@ def test_a_refused_cancel_is_not_remembered(portone, approve_v2):
     retried = portone.cancel(key=KEY, amount=1000, currentCancellableAmount=12000)
 
     assert refused.status_code == 409 and retried.status_code == 200
+
+
+def _age_keys(delta) -> None:
+    SandboxIdempotencyKey.objects.update(created_at=timezone.now() - delta)
+
+
+def test_a_key_is_kept_as_long_as_portone_keeps_it(portone, approve_v2):
+    approve_v2()
+    first = portone.cancel(key=KEY, amount=1000)
+    _age_keys(services.IDEMPOTENCY_KEY_KEPT - timedelta(minutes=1))
+
+    again = portone.cancel(key=KEY, amount=1000)
+
+    assert again.json() == first.json()
+    assert SandboxCancellation.objects.count() == 1
+
+
+def test_an_expired_key_is_a_new_request(portone, approve_v2):
+    approve_v2()
+    first = portone.cancel(key=KEY, amount=1000, currentCancellableAmount=12000)
+    _age_keys(services.IDEMPOTENCY_KEY_KEPT)
+
+    # The same request three hours on: the checksum, not the key, now keeps it from repeating.
+    stale = portone.cancel(key=KEY, amount=1000, currentCancellableAmount=12000)
+    fresh = portone.cancel(key=KEY, amount=1000, currentCancellableAmount=11000)
+
+    assert error_of(stale) == (409, "CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN")
+    assert fresh.status_code == 200
+    assert fresh.json()["cancellation"]["id"] != first.json()["cancellation"]["id"]
+    assert portone.payment()["amount"]["cancelled"] == 2000
+    remembered = SandboxIdempotencyKey.objects.get().cancellation
+    assert remembered.cancellation_id == fresh.json()["cancellation"]["id"]
+
+
+def test_an_expired_key_may_serve_another_payment(portone, approve_v2):
+    approve_v2(paymentId="order_a")
+    approve_v2(paymentId="order_b")
+    portone.cancel("order_a", key=KEY, amount=1000)
+    _age_keys(services.IDEMPOTENCY_KEY_KEPT + timedelta(seconds=1))
+
+    reply = portone.cancel("order_b", key=KEY, amount=1000)
+
+    assert reply.status_code == 200
+    assert SandboxCancellation.objects.count() == 2
 
 
 def test_a_key_used_for_another_payment_is_refused(portone, approve_v2):
