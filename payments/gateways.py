@@ -55,10 +55,6 @@ class Gateway(Protocol):
         """The payment `ref` names (V1: imp_uid, V2: paymentId); IamportNotFound if none."""
         ...
 
-    def ref(self, payment: Payment | IamportPayment) -> str:
-        """What names a payment (stored, or as an API answered) in this API's lookups."""
-        ...
-
     def find_record(self, payment: Payment) -> IamportPayment:
         """The stored payment as the API shows it now (AttemptReplaced: not any more)."""
         ...
@@ -97,9 +93,6 @@ class IamportGateway:
 
     def find(self, ref: str) -> IamportPayment:
         return v1.get_client().find_by_imp_uid(ref)
-
-    def ref(self, payment: Payment | IamportPayment) -> str:
-        return payment.imp_uid
 
     def find_record(self, payment: Payment) -> IamportPayment:
         return self.find(payment.imp_uid)
@@ -159,9 +152,6 @@ class PortOneGateway:
 
     def find(self, ref: str) -> IamportPayment:
         return portone_v2.get_client().get_payment(ref)
-
-    def ref(self, payment: Payment | IamportPayment) -> str:
-        return payment.merchant_uid
 
     def find_record(self, payment: Payment) -> IamportPayment:
         remote = self.find(payment.merchant_uid)

@@ -244,7 +244,8 @@ def _sync_remote(
 
 def payment_sync_order(*, order: Order) -> SyncResult | None:
     """Look the order up by merchant_uid and sync the payment that matters (a paid attempt
-    first, else the newest).
+    first, else the newest). Both APIs answer that lookup with the whole payment, which is
+    decided on as it came: it is not read again.
 
     For orders whose browser callback and webhook never reached us. Asked through the API new
     payments go through, then through any other API the order's payments were made through (an
@@ -255,7 +256,7 @@ def payment_sync_order(*, order: Order) -> SyncResult | None:
     for gateway in (current, *(gateways.GATEWAYS[api] for api in sorted(used))):
         remote = gateway.find_for_order(order.merchant_uid)
         if remote is not None:
-            return _sync(gateway, gateway.ref(remote), order.merchant_uid)
+            return _sync_remote(gateway.api, remote, order.merchant_uid)
     return None
 
 

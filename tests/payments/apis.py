@@ -92,8 +92,9 @@ class V1Api:
 
     name = "v1"
     not_found_message = v1_fixture("not_found")["message"]
-    # GETs of the payment when reconciliation syncs an order: found by merchant_uid, read once.
-    lookups_per_reconcile = 1
+    # GETs of the payment by its imp_uid when reconciliation syncs an order: none, the order's
+    # lookup by merchant_uid (payments/find/...) answers the payment itself.
+    lookups_per_reconcile = 0
 
     def __init__(self, iamport: FakeIamport) -> None:
         self.iamport = iamport
@@ -244,8 +245,8 @@ class V2Api:
 
     name = "v2"
     not_found_message = v2_fixture("error_not_found")["message"]
-    # GET payments/{paymentId} to find the order's payment, then again by the sync.
-    lookups_per_reconcile = 2
+    # GET payments/{paymentId} finds the order's payment, and the sync decides on that answer.
+    lookups_per_reconcile = 1
 
     def __init__(self, iamport: FakeIamport) -> None:
         self.portone = FakePortOne(iamport.rsps)

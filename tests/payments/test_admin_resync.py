@@ -137,7 +137,6 @@ def test_resync_of_an_order_we_never_heard_about_finds_its_payment(
     found = load_fixture("payment_paid")
     found["response"].update(imp_uid="imp_000000000009", merchant_uid=order.merchant_uid)
     iamport.find(order.merchant_uid, paid=found["response"])
-    iamport.payment(order.merchant_uid, imp_uid="imp_000000000009")
 
     response = admin_client.post(reverse("admin:shop_order_resync", args=[order.pk]))
 
@@ -145,7 +144,10 @@ def test_resync_of_an_order_we_never_heard_about_finds_its_payment(
     assert any("imp_000000000009" in m and "결제 완료" in m for m in messages_of(response))
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
-    assert len(iamport.calls("GET", "payments/imp_000000000009")) == 1
+    assert order.payments.get().imp_uid == "imp_000000000009"
+    # The lookup by merchant_uid answers the payment itself: it is not read again by imp_uid.
+    assert len(iamport.calls("GET", f"payments/find/{order.merchant_uid}/paid")) == 1
+    assert not iamport.calls("GET", "payments/imp_000000000009")
 
 
 def test_resync_of_an_order_reports_iamport_failures(admin_client, order_factory, iamport):

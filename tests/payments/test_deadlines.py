@@ -202,7 +202,8 @@ def test_an_account_whose_deadline_iamport_extended_is_kept(api, awaiting):
 
     assert "0 changed" in out
     assert reload(order).status == Status.AWAITING_DEPOSIT
-    assert api.lookups(VBANK) == 1 + api.lookups_per_reconcile  # issued, then once this run
+    assert api.lookups(VBANK) == 1 + api.lookups_per_reconcile  # issued, then this run's
+    assert api.asked_for_order(order.merchant_uid)
 
 
 # --- an expired virtual account, seen by the sync (webhook, callback) -----------------------
@@ -406,7 +407,8 @@ def test_a_released_order_gets_the_full_age_from_its_deadline(api, awaiting):
     assert "0 changed" in second
     assert reload(order).status == Status.PENDING
     # Its age counts from the account's deadline: past the max age after it, it is closed.
-    let_the_deadline_pass(api, order, vbank, ago=timedelta(days=8))
+    vbank = let_the_deadline_pass(api, order, vbank, ago=timedelta(days=8))
+    api.find(order.merchant_uid, newest=vbank, paid=None)
     third, _ = run()
     assert f"{order.merchant_uid}: pending -> cancelled" in third
 
