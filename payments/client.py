@@ -267,6 +267,10 @@ class IamportPayment:
         amount, cancelled = _amount(data, "amount", required=True), _amount(data, "cancel_amount")
         if cancelled > amount:
             raise IamportBadResponse(f"cancel_amount {cancelled} exceeds amount {amount}")
+        if parsed_status == PaymentStatus.CANCELLED and 0 < cancelled < amount:
+            # A partial cancel: Iamport keeps such a payment "paid", some sources say
+            # "cancelled". The rest is still paid, and is decided and refunded as such.
+            parsed_status = PaymentStatus.PAID
         return cls(
             imp_uid=imp_uid,
             merchant_uid=merchant_uid,

@@ -60,8 +60,9 @@ def record_fields(remote: IamportPayment) -> dict[str, Any]:
 
 
 def _progress(status: str, cancelled: int, amount: int) -> int:
-    # Some sources report a partial cancel as "cancelled": it is as far along as "paid".
-    if status == PaymentStatus.CANCELLED and cancelled < amount:
+    # A record stored when a partial cancel came as "cancelled" (`IamportPayment.from_api` now
+    # reads it as "paid"): as far along as "paid". A full cancel may come without an amount.
+    if status == PaymentStatus.CANCELLED and 0 < cancelled < amount:
         return PROGRESS[PaymentStatus.PAID]
     return PROGRESS.get(PaymentStatus(status), 0)
 

@@ -228,6 +228,23 @@ def test_remaining_amount_is_what_can_still_be_cancelled(iamport, amount, cancel
     assert get_client().find_by_imp_uid(IMP_UID).remaining_amount == remaining
 
 
+@pytest.mark.parametrize(
+    ("cancel_amount", "status"),
+    [
+        (5000, "paid"),  # a partial cancel: the rest is still paid, whatever the reply says
+        (12000, "cancelled"),
+        (0, "cancelled"),  # a full cancel may come without its amount
+    ],
+)
+def test_a_partial_cancel_reported_as_cancelled_is_read_as_paid(iamport, cancel_amount, status):
+    serve_payment(iamport, paid_payment(status="cancelled", cancel_amount=cancel_amount))
+
+    payment = get_client().find_by_imp_uid(IMP_UID)
+
+    assert (payment.status, payment.cancel_amount) == (status, cancel_amount)
+    assert payment.holds_money is (status == "paid")
+
+
 def test_more_cancelled_than_paid_is_an_unreadable_reply(iamport):
     serve_payment(iamport, paid_payment(amount=12000, cancel_amount=13000))
 

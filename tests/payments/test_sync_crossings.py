@@ -206,6 +206,50 @@ def test_a_partial_cancel_reported_as_cancelled_leaves_the_rest_refundable(iampo
     assert refund.status == Refund.Status.SUCCEEDED  # RefundError: 환불할 결제가 없습니다
 
 
+def test_a_partial_cancel_reported_as_cancelled_pays_a_pending_order(iamport, order):
+    # Its paid webhook was lost; by the first sync 5,000 of it went back: 7,000 is still paid.
+    payment = iamport.payment(order.merchant_uid)
+    partial = _with_cancel(payment, 5000, "cncl_001")
+    iamport.replace_payment(payment, **{**partial, "status": "cancelled"})
+
+    payment_sync(imp_uid=IMP)
+
+    order.refresh_from_db()
+    record = Payment.objects.get()
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 5000)
+    assert (record.verdict, record.holds_money) == (Payment.Verdict.ACCEPTED, True)
+
+
+def test_a_duplicate_partly_cancelled_and_reported_cancelled_is_given_back_in_full(iamport, paid):
+    order, _ = paid
+    second = iamport.payment(order.merchant_uid, imp_uid=IMP2)
+    partial = iamport.replace_payment(
+        second, **{**_with_cancel(second, 3000, "cncl_001"), "status": "cancelled"}
+    )
+    iamport.cancel_ok(partial, 9000)
+
+    payment_sync(imp_uid=IMP2)
+
+    cancels = iamport.calls("POST", "payments/cancel")
+    assert [(iamport.body(c)["amount"], iamport.body(c)["checksum"]) for c in cancels] == [
+        (9000, 9000)
+    ]
+    assert Payment.objects.get(imp_uid=IMP2).verdict == Payment.Verdict.DUPLICATE
+
+
+def test_a_stale_paid_reply_does_not_undo_a_full_cancel_without_an_amount(iamport, paid):
+    order, payment = paid
+    cancelled = iamport.replace_payment(payment, status="cancelled", cancelled_at=1764234000)
+    payment_sync(imp_uid=IMP)
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.REFUNDED, 12000)
+
+    iamport.replace_payment(cancelled, status="paid", cancelled_at=0)  # an older read, late
+    payment_sync(imp_uid=IMP)
+
+    assert Payment.objects.get().status == "cancelled"
+
+
 # --- 7. a forged payment whose cancel timed out but happened has no Refund record ---------
 def test_a_forged_payment_cancelled_after_a_timeout_gets_a_refund_record(iamport, order):
     forged = iamport.payment(order.merchant_uid, amount=100)
