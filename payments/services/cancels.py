@@ -8,9 +8,7 @@ person must supply.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,15 +23,12 @@ from payments.client import (
 )
 from payments.locks import lock_payment
 from payments.models import Payment, Refund
-from payments.services.records import reply_apply
+from payments.services.records import claim_ttl, reply_apply
 from shop.locks import lock_order
 
 logger = logging.getLogger(__name__)
 
 Verdict = Payment.Verdict
-
-# A claim outlives its request by this much before another may take over the cancel.
-CLAIM_MARGIN = timedelta(seconds=5)
 
 MANUAL_REFUND_NOTE = (
     " — 입금된 가상계좌는 환불 계좌가 있어야 돌려줄 수 있어 관리자 환불이 필요합니다"
@@ -45,13 +40,6 @@ CANCEL_REASONS = {
     Verdict.UNFULFILLABLE: "재고 부족으로 주문 불가",
     Verdict.TEST_CHANNEL: "테스트 채널 결제는 받지 않음",
 }
-
-
-def claim_ttl() -> timedelta:
-    """How long a cancel claim protects its request. A request spends at most
-    IAMPORT_REQUEST_BUDGET seconds on Iamport, so a claim older than that (plus a margin) belongs
-    to a request that has died; the checksum makes the second cancel safe even then."""
-    return timedelta(seconds=settings.IAMPORT_REQUEST_BUDGET) + CLAIM_MARGIN
 
 
 def claim_cancel(payment: Payment) -> bool:

@@ -10,8 +10,11 @@ and the order's refunded total are written here, and only here.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from payments.client import CancelHistory, IamportPayment, PaymentStatus
@@ -25,6 +28,8 @@ Verdict = Payment.Verdict
 IN_FLIGHT = (Refund.Status.REQUESTED, Refund.Status.UNKNOWN)
 REFUSED = (Verdict.FORGED, Verdict.DUPLICATE, Verdict.UNFULFILLABLE, Verdict.TEST_CHANNEL)
 OUTSIDE_THE_SHOP = "상점 밖(아임포트 콘솔 등)에서 취소됨"
+# A request outlives its budget on Iamport by at most this much.
+CLAIM_MARGIN = timedelta(seconds=5)
 
 # How far along a payment is at Iamport. A reply that is behind what we already stored (a
 # webhook overtaken by a later one) is not allowed to move our record backwards.
@@ -57,6 +62,24 @@ def record_fields(remote: IamportPayment) -> dict[str, Any]:
         "cancelled_at": remote.cancelled_at,
         "raw": remote.raw,
     }
+
+
+def claim_ttl() -> timedelta:
+    """How long a request may still be at work on Iamport: a request spends at most
+    IAMPORT_REQUEST_BUDGET seconds there, so a cancel claim or a requested refund older than
+    this (plus a margin) belongs to a request that has ended or died."""
+    return timedelta(seconds=settings.IAMPORT_REQUEST_BUDGET) + CLAIM_MARGIN
+
+
+def awaiting_answer(refunds: QuerySet[Refund]) -> QuerySet[Refund]:
+    """Those of `refunds` whose request may still be waiting for Iamport's answer: requested
+    within `claim_ttl()`, with no cancel named to them (PortOne names one when it answers that
+    the PG is still making it). Any cancel in the history named to nobody may be theirs."""
+    return refunds.filter(
+        status=Refund.Status.REQUESTED,
+        cancellation_id="",
+        created_at__gt=timezone.now() - claim_ttl(),
+    )
 
 
 def _progress(status: str, cancelled: int, amount: int) -> int:
@@ -157,8 +180,9 @@ def _when(entry: CancelHistory) -> float:
 def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund | None) -> None:
     """One Refund per cancel in Iamport's history. Iamport documents no order for the history:
     the cancel this request made is the newest unrecorded one of its amount; the others go to
-    refunds still waiting for an answer (the one whose cancel PortOne named when the PG took
-    it, else the oldest of the same amount), or become refunds made outside."""
+    refunds still waiting for one (the one whose cancel PortOne named when the PG took it, else
+    one of the same amount, those Iamport already confirmed first), or become refunds made
+    outside."""
     recorded = set(
         payment.refunds.exclude(cancellation_id="")
         .exclude(status__in=IN_FLIGHT)
@@ -172,10 +196,16 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         mine = [e for e in new.values() if e.amount == ours.amount] or list(new.values())
         _settle(ours, mine[-1], remote, message="")
         del new[id(mine[-1])]
-    in_flight = payment.refunds.filter(status__in=IN_FLIGHT)
+    # Refunds in flight, and those Iamport confirmed before its history showed their cancel.
+    unmatched = payment.refunds.filter(
+        Q(status__in=IN_FLIGHT) | Q(status=Refund.Status.SUCCEEDED, cancellation_id="")
+    )
     if ours is not None and ours.pk is not None:
-        in_flight = in_flight.exclude(pk=ours.pk)
-    waiting = list(in_flight.order_by("created_at", "id"))
+        unmatched = unmatched.exclude(pk=ours.pk)
+    waiting = list(unmatched.order_by("created_at", "id"))
+    # While another request waits for its answer, a cancel named to nobody may be its own: no
+    # refund is matched to one by amount, nor is it booked as made outside, until it answers.
+    guessing = not awaiting_answer(unmatched).exists()
     cancelled_before = 0
     for entry in entries:
         balance, cancelled_before = (
@@ -184,10 +214,12 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         )
         if id(entry) not in new:
             continue
-        match = _waiting_for(waiting, entry)
+        match = _waiting_for(waiting, entry, by_amount=guessing)
         if match is not None:
             waiting.remove(match)
             _settle(match, entry, remote, message="")
+            continue
+        if not guessing:
             continue
         outside = Refund(
             payment=payment,
@@ -201,14 +233,16 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         _settle(outside, entry, remote, message=OUTSIDE_THE_SHOP if accepted else "")
 
 
-def _waiting_for(waiting: list[Refund], entry: CancelHistory) -> Refund | None:
-    """The refund waiting for this cancel: the one PortOne named it to, else the oldest of its
-    amount among those PortOne named nothing to."""
+def _waiting_for(waiting: list[Refund], entry: CancelHistory, *, by_amount: bool) -> Refund | None:
+    """The refund waiting for this cancel: the one PortOne named it to, else (`by_amount`) one
+    of its amount among those PortOne named nothing to: the oldest Iamport already confirmed,
+    else the oldest in flight."""
     key = cancellation_key(entry)
     named = next((r for r in waiting if r.cancellation_id == key), None)
-    if named is not None:
+    if named is not None or not by_amount:
         return named
-    return next((r for r in waiting if not r.cancellation_id and r.amount == entry.amount), None)
+    unnamed = [r for r in waiting if not r.cancellation_id and r.amount == entry.amount]
+    return min(unnamed, key=lambda r: r.status != Refund.Status.SUCCEEDED, default=None)
 
 
 def _settle(refund: Refund, entry: CancelHistory, remote: IamportPayment, *, message: str) -> None:

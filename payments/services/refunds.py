@@ -19,8 +19,7 @@ from payments.client import (
 from payments.locks import lock_payment
 from payments.models import Payment, Refund
 from payments.selectors import NotRefundable, Refundable, refundable
-from payments.services.cancels import claim_ttl
-from payments.services.records import IN_FLIGHT, reply_apply
+from payments.services.records import IN_FLIGHT, awaiting_answer, claim_ttl, reply_apply
 from payments.services.sync import payment_resync
 from shop.locks import lock_order
 from shop.models import Order
@@ -87,9 +86,13 @@ def refund_settle(*, refund: Refund) -> Refund:
     request's budget has passed), a refund still unmatched was not applied, unless the PG is
     still making its cancel (PortOne V2 `REQUESTED`: the one PortOne named when it took it, or
     for a refund whose answer was lost, one of at least its amount): then it stays requested.
-    Raises IamportError when Iamport cannot be asked; the refund then stays as it is.
+    While another refund of the payment is still waiting for its answer, nothing is decided: the
+    cancels in the history may be that one's. Raises IamportError when Iamport cannot be asked;
+    the refund then stays as it is.
     """
     if refund.status not in IN_FLIGHT or timezone.now() - refund.created_at < claim_ttl():
+        return refund
+    if awaiting_answer(refund.payment.refunds.exclude(pk=refund.pk)).exists():
         return refund
     remote = gateways.gateway_of(refund.payment).find_record(refund.payment)
     payment_resync(refund.payment, remote)
@@ -170,7 +173,9 @@ def payment_refund(
         locked = lock_order(order.pk)
         payment = lock_payment(target.payment.pk)
         reply_apply(locked=locked, remote=updated, payment=payment, ours=refund)
-        if refund.status in IN_FLIGHT:  # answered, but its history showed no new cancel
+        if refund.status in IN_FLIGHT:
+            # Answered, but its history did not show the cancel yet: Iamport confirmed it, and
+            # the writer gives it its cancel when a later reply shows one.
             refund.status, refund.message = Refund.Status.SUCCEEDED, ""
             refund.save(update_fields=["status", "message"])
     refund.payment = payment

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,21 @@ class V1Api:
     ) -> dict[str, Any]:
         """The next cancel of `payment` succeeds for `amount`; the payment after it."""
         return self.iamport.cancel_ok(payment, amount, reason)
+
+    def cancel_crossed(
+        self, payment: dict[str, Any], amount: int, meanwhile: Callable[[], object]
+    ) -> dict[str, Any]:
+        """The next cancel of `amount` happens and lookups show it done; `meanwhile()` runs
+        before its answer reaches the shop (a sync crossing the request). The payment after."""
+        done = cancelled_v1(payment, amount, "환불")
+
+        def answer(request):
+            self.iamport.replace_payment(payment, **done)
+            meanwhile()
+            return 200, {}, json.dumps({"code": 0, "message": None, "response": done})
+
+        self.iamport.rsps.add_callback("POST", V1_API + "payments/cancel", callback=answer)
+        return done
 
     def cancel_refused(self, payment: dict[str, Any], message: str, *, v2_type: str = "") -> None:
         self.iamport.cancel_refused(message)
@@ -333,6 +349,19 @@ class V2Api:
 
         def answer(body: dict[str, Any]):
             self._show(done)
+            return 200, {"cancellation": cancellation_from_v1(done["cancel_history"][-1])}
+
+        self.portone.on_cancel(payment["merchant_uid"], answer)
+        return done
+
+    def cancel_crossed(
+        self, payment: dict[str, Any], amount: int, meanwhile: Callable[[], object]
+    ) -> dict[str, Any]:
+        done = cancelled_v1(payment, amount, "환불")
+
+        def answer(body: dict[str, Any]):
+            self._show(done)
+            meanwhile()
             return 200, {"cancellation": cancellation_from_v1(done["cancel_history"][-1])}
 
         self.portone.on_cancel(payment["merchant_uid"], answer)

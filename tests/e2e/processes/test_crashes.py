@@ -60,7 +60,7 @@ pytestmark = pytest.mark.e2e
 
 CRASHING_WSGI = "tests.e2e.processes.crashing_wsgi:application"
 BUDGET = 2  # IAMPORT_REQUEST_BUDGET of every process here
-CLAIM_TTL = BUDGET + 5  # payments.services.cancels.claim_ttl()
+CLAIM_TTL = BUDGET + 5  # payments.services.records.claim_ttl()
 ADMIN_USERNAME = "crash-admin"
 ADMIN_PASSWORD = "crash-admin-password"
 PRODUCT_PRICE = 23_000
