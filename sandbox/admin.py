@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 
+from guard.admin import GuardedModelAdmin
 from sandbox.models import (
     SandboxCancellation,
     SandboxPayment,
@@ -20,7 +21,7 @@ from sandbox.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(GuardedModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 

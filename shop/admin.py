@@ -10,21 +10,20 @@ refund form (`payments/admin/orders.py` re-registers `Order` with a subclass of
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseBadRequest
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import escape, format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from guard.admin import GuardedModelAdmin
 from shop.mail import MailContent, mail_content
 from shop.models import Order, OrderLine, OutgoingMail, Product
 from shop.selectors import pay_method_label
@@ -108,25 +107,6 @@ class PayMethodFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(pay_method=self.value())
         return queryset
-
-
-# Ids of rows picked in a changelist: whole numbers that fit a bigint primary key.
-SELECTED_ID = re.compile(r"[0-9]{1,18}")
-SEARCH_MAX_LENGTH = 100
-
-
-class GuardedModelAdmin(admin.ModelAdmin):
-    """A changelist that answers forged input with a 4xx: an action posted with ids that are
-    not ids, or a search term too long for the database's pattern matching."""
-
-    def response_action(self, request: HttpRequest, queryset: QuerySet, *args, **kwargs):
-        picked = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if any(not SELECTED_ID.fullmatch(value) for value in picked):
-            return HttpResponseBadRequest(gettext("잘못된 선택입니다 (invalid selection)."))
-        return super().response_action(request, queryset, *args, **kwargs)
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        return super().get_search_results(request, queryset, search_term[:SEARCH_MAX_LENGTH])
 
 
 @admin.register(Product)

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from guard.admin import GuardedModelAdmin
 from payments.client import IamportError
 from payments.models import Payment, Refund, WebhookDelivery
 from payments.names import pay_method_name, pg_name
@@ -23,7 +24,7 @@ from payments.services import (
     payment_resync,
 )
 from shop import services as shop_services
-from shop.admin import AMBER, GREEN, GREY, PURPLE, RED, GuardedModelAdmin, badge
+from shop.admin import AMBER, GREEN, GREY, PURPLE, RED, badge
 from shop.models import Order
 
 logger = logging.getLogger(__name__)
