@@ -220,6 +220,14 @@ def _v2_refund_account(fields: Mapping[str, str] | None) -> dict[str, str] | Non
 GATEWAYS: dict[str, Gateway] = {Api.V1: IamportGateway(), Api.V2: PortOneGateway()}
 
 
+def is_configured(api: str) -> bool:
+    """Whether the shop holds credentials for `api`. A payment of an API it holds none for
+    cannot be verified here: asking would only fail, and the request is the caller's mistake."""
+    if api == Api.V2:
+        return bool(settings.PORTONE_API_SECRET)
+    return bool(settings.IAMPORT_API_KEY and settings.IAMPORT_API_SECRET)
+
+
 def gateway() -> Gateway:
     """The API the shop takes new payments through."""
     return GATEWAYS[settings.PAYMENTS_API]

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from guard import ratelimit
 from guard.ip import client_ip
 from guard.rates import Rate
+from payments import gateways
 from payments.client import (
     IamportError,
     IamportNotFound,
@@ -40,7 +41,7 @@ from payments.client import (
     IamportUnavailable,
 )
 from payments.ids import is_imp_uid
-from payments.models import WebhookDelivery
+from payments.models import Payment, WebhookDelivery
 from payments.services import (
     MESSAGES,
     SyncOutcome,
@@ -153,6 +154,16 @@ def _optional_uid(data: Any, name: str) -> str | None:
     return value
 
 
+API_NAMES: dict[str, str] = {Payment.Api.V1: "Iamport (PortOne V1)", Payment.Api.V2: "PortOne V2"}
+
+
+def _check_api(api: str) -> None:
+    """A result for an API the shop holds no credentials for (a V2 page's paymentId posted to
+    a V1-only shop): the caller's mistake, answered before anything is asked."""
+    if not gateways.is_configured(api):
+        raise BadInput(f"this shop takes no {API_NAMES[api]} payments")
+
+
 def _json_body(request: HttpRequest) -> dict:
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise BadInput("the body must be JSON")
@@ -193,6 +204,7 @@ def _complete_json(request: HttpRequest) -> JsonResponse:
             imp_uid, merchant_uid = None, _uid(data, "paymentId")
         else:
             imp_uid, merchant_uid = _uid(data, "imp_uid"), _uid(data, "merchant_uid")
+        _check_api(Payment.Api.V2 if imp_uid is None else Payment.Api.V1)
     except BadInput as exc:
         logger.info("complete: bad request: %s", exc)
         return _verdict(400, gettext("잘못된 요청입니다 (%(reason)s).") % {"reason": exc}, None)
@@ -229,6 +241,7 @@ def _complete_redirect(request: HttpRequest) -> HttpResponseRedirect:
     try:
         merchant_uid = _uid(request.GET, "merchant_uid")
         imp_uid = _optional_uid(request.GET, "imp_uid")
+        _check_api(Payment.Api.V1)
     except BadInput as exc:
         messages.error(
             request, gettext("결제 결과를 확인할 수 없습니다 (%(reason)s).") % {"reason": exc}
@@ -260,6 +273,7 @@ def _complete_redirect(request: HttpRequest) -> HttpResponseRedirect:
 def _complete_redirect_v2(request: HttpRequest) -> HttpResponseRedirect:
     try:
         payment_id = _uid(request.GET, "paymentId")
+        _check_api(Payment.Api.V2)
     except BadInput as exc:
         messages.error(
             request, gettext("결제 결과를 확인할 수 없습니다 (%(reason)s).") % {"reason": exc}

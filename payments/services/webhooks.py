@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from guard.text import storable_text
+from payments import gateways
 from payments.client import (
     IamportError,
     IamportNotFound,
@@ -26,7 +27,7 @@ from payments.client import (
     IamportUnavailable,
 )
 from payments.ids import is_imp_uid
-from payments.models import WebhookDelivery
+from payments.models import Payment, WebhookDelivery
 from payments.services.sync import (
     Recorder,
     SyncOutcome,
@@ -176,6 +177,8 @@ def _process(delivery, sender_allowed, read_payload, read_imp_uid) -> WebhookAns
     except WebhookRejected as exc:
         return _done(delivery, 400, Outcome.REJECTED, str(exc))
     _keep_hints(delivery, payload)
+    if not gateways.is_configured(Payment.Api.V1):  # a V2-only shop: nothing to ask
+        return _done(delivery, 400, Outcome.REJECTED, "this shop has no Iamport (V1) credentials")
     imp_uid = delivery.imp_uid
     # The payment is fetched by imp_uid; nothing else in the body is believed.
     return _synced(

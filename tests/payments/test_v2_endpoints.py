@@ -380,6 +380,44 @@ def test_v1_deliveries_still_work_while_the_shop_takes_v2(client, iamport, order
     assert Payment.objects.get().api == "v1"
 
 
+# --- one API only: the other's results are the caller's mistake -------------------------
+@pytest.fixture
+def v2_only(settings):
+    settings.IAMPORT_API_KEY = settings.IAMPORT_API_SECRET = ""
+
+
+@pytest.fixture
+def v1_only(settings):
+    settings.PAYMENTS_API = "v1"
+    settings.PORTONE_API_SECRET = ""
+
+
+def test_a_v2_only_shop_refuses_v1_results_without_asking_anyone(client, iamport, order, v2_only):
+    body = {"imp_uid": "imp_123456789012", "merchant_uid": order.merchant_uid}
+    complete = post_json(client, COMPLETE, body)
+    redirected = client.get(COMPLETE, body)
+    delivered = client.post(WEBHOOK, {"imp_uid": "imp_123456789012", "status": "paid"})
+
+    assert complete.status_code == 400
+    assert "this shop takes no Iamport (PortOne V1) payments" in complete.json()["message"]
+    assert redirected.status_code == 302
+    assert (delivered.status_code, delivered.json()["result"]) == (400, "rejected")
+    assert WebhookDelivery.objects.get().detail == "this shop has no Iamport (V1) credentials"
+    assert not iamport.rsps.calls
+    assert reload(order).status == Order.Status.PENDING
+
+
+def test_a_v1_only_shop_refuses_a_payment_id_without_asking_anyone(client, portone, order, v1_only):
+    complete = post_json(client, COMPLETE, {"paymentId": order.merchant_uid})
+    redirected = client.get(COMPLETE, {"paymentId": order.merchant_uid})
+
+    assert complete.status_code == 400
+    assert "this shop takes no PortOne V2 payments" in complete.json()["message"]
+    assert redirected.status_code == 302
+    assert not portone.rsps.calls
+    assert reload(order).status == Order.Status.PENDING
+
+
 # --- the TEST channel ---------------------------------------------------------------------
 def test_with_debug_off_a_test_channel_payment_is_cancelled_and_flagged(
     client, portone, order, settings
