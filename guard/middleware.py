@@ -2,7 +2,9 @@
 
 - a NUL character in the path, the query string or a form field (PostgreSQL cannot store or
   even compare text holding one, so it would surface as a database error);
-- a body over DATA_UPLOAD_MAX_MEMORY_SIZE that is not a file upload: 413, before it is read.
+- a body over DATA_UPLOAD_MAX_MEMORY_SIZE that is not a file upload: 413, before it is read;
+- a Content-Length that is not a number (gunicorn refuses one itself; a server in front of the
+  shop may pass it on, and Django would fail reading the body).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.http.multipartparser import MultiPartParserError
 NUL_MESSAGE = "Bad request: NUL characters are not accepted (잘못된 요청입니다)."
 TOO_BIG_MESSAGE = "Request body too large (요청 본문이 너무 큽니다)."
 UNREADABLE_MESSAGE = "Bad request: the form cannot be read (잘못된 요청입니다)."
+LENGTH_MESSAGE = "Bad request: Content-Length is not a number (잘못된 요청입니다)."
 
 
 def _has_nul(raw: bytes | str) -> bool:
@@ -74,6 +77,9 @@ def reject_malformed_requests(
             request.META.get("QUERY_STRING", "")
         ):
             return _refusal(400, NUL_MESSAGE)
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared and not (declared.isascii() and declared.isdigit()):
+            return _refusal(400, LENGTH_MESSAGE)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         is_upload = request.content_type == "multipart/form-data"
         if limit is not None and not is_upload and _declared_length(request) > limit:

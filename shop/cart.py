@@ -7,6 +7,7 @@ checkout and the browser never names a price. Amounts are whole won (`int`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ from shop import selectors
 from shop.models import Product
 
 SESSION_KEY = "shop_cart"
+# A product's id as the cart keeps it: decimal digits that fit the primary key.
+STORED_ID = re.compile(r"[0-9]{1,18}")
 
 
 class CartError(Exception):
@@ -144,7 +147,7 @@ class Cart:
         stored = self._stored()
         wanted: dict[int, int] = {}
         for key, quantity in stored.items():
-            if str(key).isdigit() and isinstance(quantity, int) and quantity > 0:
+            if STORED_ID.fullmatch(str(key)) and isinstance(quantity, int) and quantity > 0:
                 wanted[int(key)] = quantity
         products = selectors.products_by_id(wanted)
 

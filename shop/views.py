@@ -203,9 +203,7 @@ def order_status(request: HttpRequest, merchant_uid: str) -> JsonResponse:
 
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
-    orders = selectors.order_list_for_buyer(
-        merchant_uids=request.session.get(MY_ORDERS_SESSION_KEY, []), user=request.user
-    )
+    orders = selectors.order_list_for_buyer(merchant_uids=_my_orders(request), user=request.user)
     page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "shop/order_list.html", {"page_obj": page})
 
@@ -316,9 +314,7 @@ def _initial_buyer(request: HttpRequest) -> dict[str, str]:
 
 
 def _remember_order(request: HttpRequest, order: Order) -> None:
-    mine = [
-        uid for uid in request.session.get(MY_ORDERS_SESSION_KEY, []) if uid != order.merchant_uid
-    ]
+    mine = [uid for uid in _my_orders(request) if uid != order.merchant_uid]
     request.session[MY_ORDERS_SESSION_KEY] = [order.merchant_uid, *mine][:MY_ORDERS_KEPT]
     # A new session key from here on: a key someone planted in this browser before checkout
     # (session fixation) must not open the buyer's order.
@@ -333,7 +329,14 @@ def _may_see_everything(request: HttpRequest, order: Order) -> bool:
         user.has_perm("shop.view_order") or (order.user_id and order.user_id == user.pk)
     ):
         return True
-    return order.merchant_uid in request.session.get(MY_ORDERS_SESSION_KEY, [])
+    return order.merchant_uid in _my_orders(request)
+
+
+def _my_orders(request: HttpRequest) -> list[str]:
+    """The merchant_uids of the orders placed (or looked up) in this session, newest first;
+    anything else the session holds under that name is ignored."""
+    kept = request.session.get(MY_ORDERS_SESSION_KEY)
+    return [uid for uid in kept if isinstance(uid, str)] if isinstance(kept, list) else []
 
 
 def _next_or(request: HttpRequest, default: str) -> str:

@@ -283,7 +283,13 @@ def test_cart_page_lowers_a_quantity_above_the_stock_left(client, product_factor
 def test_garbage_in_the_session_cart_is_ignored(client, product_factory):
     product = product_factory()
     session = client.session
-    session["shop_cart"] = {"abc": 1, str(product.pk): "2", "7": -1}
+    session["shop_cart"] = {
+        "abc": 1,
+        str(product.pk): "2",
+        "7": -1,
+        "²": 1,  # a digit to str.isdigit(), not to int()
+        "99999999999999999999": 1,  # too large for any primary key
+    }
     session.save()
 
     response = client.get(reverse("shop:cart"))

@@ -113,6 +113,23 @@ def test_success_clears_the_cart_and_remembers_the_order(
     assert first in listing and second in listing
 
 
+@pytest.mark.parametrize("kept", [None, 12, "o2026", {"a": 1}, [None, 3]])
+def test_whatever_else_the_session_holds_as_its_orders_is_ignored(
+    client, coffee, add_to_cart, checkout_data, kept
+):
+    session = client.session
+    session["shop_orders"] = kept
+    session.save()
+    add_to_cart(client, coffee)
+
+    client.post(CHECKOUT, checkout_data)
+
+    order = Order.objects.get()
+    assert client.session["shop_orders"] == [order.merchant_uid]
+    assert client.get(reverse("shop:order_list")).status_code == 200
+    assert client.get(order.get_absolute_url()).status_code == 200
+
+
 def test_placing_an_order_gives_the_browser_a_new_session_key(
     client, coffee, add_to_cart, checkout_data
 ):
