@@ -58,6 +58,7 @@ from payments.services.webhooks import (
     webhook_process_v2,
     webhook_store,
 )
+from shop import selectors as shop_selectors
 from shop.ids import is_merchant_uid
 from shop.models import Order
 from shop.services import Message
@@ -395,6 +396,18 @@ def prepare(request: HttpRequest) -> JsonResponse:
             {
                 "message": gettext("이미 '%(status)s' 상태인 주문입니다.")
                 % {"status": order.get_status_display()},
+                "redirect_url": reverse("shop:order_detail", args=[order.merchant_uid]),
+            },
+            status=409,
+        )
+    sold_out = shop_selectors.order_short_of_stock(order.lines.all())
+    if sold_out:
+        return JsonResponse(
+            {
+                "message": gettext(
+                    "주문하신 상품 중 품절된 상품이 있어 지금은 결제할 수 없습니다: %(names)s."
+                )
+                % {"names": ", ".join(sold_out)},
                 "redirect_url": reverse("shop:order_detail", args=[order.merchant_uid]),
             },
             status=409,

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from shop.forms import normalise_phone
-from shop.models import Order, Product
+from shop.models import Order, OrderLine, Product
 
 
 def product_list() -> QuerySet[Product]:
@@ -38,6 +38,19 @@ def order_list_for_buyer(*, merchant_uids: Iterable[str], user=None) -> QuerySet
     if user is not None and user.is_authenticated:
         condition |= Q(user=user)
     return Order.objects.filter(condition).prefetch_related("lines")
+
+
+def order_short_of_stock(lines: Iterable[OrderLine]) -> list[str]:
+    """The names of the products an order needs more of than is in stock now: paid now, it
+    could not be fulfilled, and the payment would be given back (`services.order_mark_paid`
+    takes the stock when the payment arrives, product by product as here)."""
+    lines = list(lines)
+    needed: dict[int, int] = {}
+    for line in lines:
+        needed[line.product_id] = needed.get(line.product_id, 0) + line.quantity
+    stock = dict(Product.objects.filter(pk__in=needed).values_list("pk", "stock"))
+    short = {pk for pk, quantity in needed.items() if stock.get(pk, 0) < quantity}
+    return list(dict.fromkeys(line.product_name for line in lines if line.product_id in short))
 
 
 def order_status_get(*, merchant_uid: str) -> Order | None:

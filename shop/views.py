@@ -168,18 +168,22 @@ def order_detail(request: HttpRequest, merchant_uid: str) -> HttpResponse:
         raise Http404(_("주문을 찾을 수 없습니다."))
     is_owner = _may_see_everything(request, order)
     awaiting_deposit = order.status == Order.Status.AWAITING_DEPOSIT
+    lines = list(order.lines.all())
+    # Sold out since the order was placed: no payment is offered that would only be given back.
+    sold_out = selectors.order_short_of_stock(lines) if order.is_payable else []
     return render(
         request,
         "shop/order_detail.html",
         {
             "order": order,
-            "lines": list(order.lines.all()),
+            "lines": lines,
+            "sold_out": sold_out,
             "buyer": selectors.order_buyer_details(order, full=is_owner),
             "is_owner": is_owner,
             "pay_method_label": selectors.pay_method_label(order.pay_method),
             # The pay button carries the buyer's details (IMP.request_pay needs them), so only
             # a viewer allowed to see them gets it.
-            "show_pay_button": order.is_payable and is_owner,
+            "show_pay_button": order.is_payable and is_owner and not sold_out,
             # Only the buyer's own browser watches for the deposit (the poll answers no one
             # else), and only while one is awaited.
             "status_poll": selectors.order_status_stamp(order)

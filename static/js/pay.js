@@ -172,6 +172,12 @@
             return;
           }
           fail(data.message || MESSAGES.verifyFailed);
+          if (data.status && data.status !== "pending") {
+            // The order moved on (sold out meanwhile, paid by another attempt): this button
+            // no longer applies; the page's current state is one reload away.
+            button.disabled = true;
+            offerReload();
+          }
         },
         function () {
           fail(MESSAGES.verifyNetwork);

@@ -258,6 +258,43 @@ def test_tampered_amount_is_cancelled_at_iamport_and_the_order_stays_unpaid(
     assert _stock(product) == 10
 
 
+def test_sold_out_while_the_window_is_open_is_given_back_and_the_button_retires(
+    page: Page, product, screenshot
+):
+    merchant_uid = place_order(page, product)
+    window = open_payment_window(page)
+    type(product).objects.filter(pk=product.pk).update(stock=0)  # another buyer was quicker
+    window.locator("#sandbox-approve").click()
+
+    expect_window_closed(page)
+    expect(page.locator("#pay-message")).to_contain_text("품절")
+    expect(page.locator("#pay-button")).to_be_disabled()  # the order is no longer payable
+    screenshot(page, "12-order-sold-out-while-paying")
+    page.locator("#pay-message .pay-message-action").click()
+
+    expect(page.locator("#order-status")).to_have_attribute("data-status", "failed")
+    expect(page.locator("#pay-button")).to_have_count(0)
+    payment = Payment.objects.get(order=_order(merchant_uid))
+    assert payment.verdict == Payment.Verdict.UNFULFILLABLE
+    at_iamport = SandboxPayment.objects.get(imp_uid=payment.imp_uid)
+    assert (at_iamport.status, at_iamport.cancel_amount) == ("cancelled", 12000)
+
+
+def test_a_pending_order_sold_out_meanwhile_offers_no_payment(page: Page, product, screenshot):
+    merchant_uid = place_order(page, product)
+    type(product).objects.filter(pk=product.pk).update(stock=0)
+
+    page.reload()
+
+    expect(page.locator("#sold-out")).to_contain_text(product.name)
+    expect(page.locator("#pay-button")).to_have_count(0)
+    screenshot(page, "13-order-sold-out-before-paying")
+    type(product).objects.filter(pk=product.pk).update(stock=3)  # restocked
+    page.reload()
+    expect(page.locator("#pay-button")).to_be_enabled()
+    assert _order(merchant_uid).status == Order.Status.PENDING
+
+
 def test_prepared_amount_makes_the_sdk_refuse_a_tampered_amount(
     settings, page: Page, product, screenshot
 ):

@@ -15,7 +15,7 @@ from django.urls import reverse
 from payments.models import Payment, WebhookDelivery
 from payments.services import payment_sync
 from payments.services.webhooks import RETRY_DETAIL
-from shop.models import Order
+from shop.models import Order, Product
 from tests.conftest import API
 
 pytestmark = pytest.mark.django_db
@@ -514,6 +514,17 @@ def test_prepare_refuses_an_order_that_is_not_payable(client, iamport, order):
     reply = post_json(client, PREPARE, {"merchant_uid": order.merchant_uid})
 
     assert reply.status_code == 409
+    assert len(iamport.rsps.calls) == 0
+
+
+def test_prepare_refuses_an_order_short_of_stock_before_the_payment_window(client, iamport, order):
+    Product.objects.filter(pk=order.lines.get().product_id).update(stock=0)
+
+    reply = post_json(client, PREPARE, {"merchant_uid": order.merchant_uid})
+
+    assert reply.status_code == 409
+    assert "품절" in reply.json()["message"]
+    assert reply.json()["redirect_url"] == order.get_absolute_url()
     assert len(iamport.rsps.calls) == 0
 
 

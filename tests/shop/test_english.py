@@ -179,6 +179,8 @@ def test_the_order_page_is_english_in_every_state(english, product, state):
     html = page(english, order.get_absolute_url())
     assert order.number in html
     assert korean_left(html) == []
+    # The order's total, whatever its state; only the paid mail speaks of an amount paid.
+    assert "Order total" in html and "Amount paid" not in html
     assert korean_left(page(english, reverse("shop:order_list"))) == []
 
 
@@ -228,6 +230,9 @@ def test_every_mail_of_an_english_order_is_english(product, settings):
         for text in (message.subject, message.body, html):
             assert korean_left(text) == [], (message.subject, korean_left(text))
         assert "https://shop.example/" in message.body
+    totals = {m.subject: "Order total" in m.body for m in mail.outbox}
+    assert sum(totals.values()) == 1, totals  # the order received, not yet paid
+    assert sum("Amount paid" in m.body for m in mail.outbox) == 1  # the payment's mail
 
 
 # --- the custom admin pages ------------------------------------------------------------------

@@ -156,6 +156,23 @@ def test_a_paid_order_has_no_pay_button(owner, order):
     assert 'id="pay-button"' not in html
 
 
+@pytest.mark.parametrize("stock", [0, 1])  # the order wants 2
+def test_a_pending_order_short_of_stock_says_so_and_offers_no_payment(owner, order, stock):
+    product = order.lines.get().product
+    product.stock = stock
+    product.save()
+
+    html = owner.get(order.get_absolute_url()).content.decode()
+
+    assert 'id="sold-out"' in html and "에티오피아 원두" in html
+    assert 'id="pay-button"' not in html
+
+    product.stock = 2  # restocked
+    product.save()
+    html = owner.get(order.get_absolute_url()).content.decode()
+    assert 'id="sold-out"' not in html and 'id="pay-button"' in html
+
+
 def test_awaiting_deposit_shows_the_virtual_account_prominently(owner, order):
     due = timezone.make_aware(datetime(2030, 5, 3, 23, 59))
     services.order_mark_awaiting_deposit(
