@@ -30,6 +30,7 @@ from shop import selectors, services
 from shop.cart import Cart, CartContents, CartError, parse_quantity
 from shop.forms import CheckoutForm, OrderLookupForm
 from shop.models import Order
+from shop.templatetags.shop_tags import won
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,18 @@ def checkout(request: HttpRequest) -> HttpResponse:
         # The cart changed since the buyer last saw it (sold out, withdrawn, less stock): they
         # must see what they are about to order before an order is created.
         form.add_error(None, _("장바구니가 바뀌었습니다. 내용을 확인하고 다시 주문해 주세요."))
+        return _render_checkout(request, form, contents, status=409)
+    seen = _total_seen(request)
+    if seen is not None and seen != contents.total:
+        # A price changed after the page showed its total: the buyer sees the new one first.
+        form.add_error(
+            None,
+            _(
+                "상품 가격이 바뀌어 주문 금액이 %(seen)s에서 %(total)s(으)로 바뀌었습니다. "
+                "확인하고 다시 주문해 주세요."
+            )
+            % {"seen": won(seen), "total": won(contents.total)},
+        )
         return _render_checkout(request, form, contents, status=409)
     try:
         order = services.order_create(
@@ -302,6 +315,12 @@ def _contents_with_notices(request: HttpRequest) -> CartContents:
     for notice in contents.notices:
         messages.warning(request, notice)
     return contents
+
+
+def _total_seen(request: HttpRequest) -> int | None:
+    """The total the checkout page showed when it was submitted (None if it sent none)."""
+    seen = request.POST.get("total_seen", "")
+    return int(seen) if seen.isascii() and seen.isdigit() and len(seen) <= 18 else None
 
 
 def _render_checkout(

@@ -163,6 +163,40 @@ def test_more_than_the_stock_left_is_refused_and_nothing_is_created(
     assert 'value="홍길동"' in html and 'value="buyer@example.com"' in html
 
 
+def test_a_price_changed_after_the_page_showed_its_total_is_said_before_ordering(
+    client, coffee, add_to_cart, checkout_data
+):
+    add_to_cart(client, coffee, "2")
+    page = client.get(CHECKOUT).content.decode()
+    seen = re.search(r'name="total_seen" value="(\d+)"', page)
+    assert seen and seen[1] == "36000"
+    coffee.price = 20000  # changed in the admin while the buyer fills in the form
+    coffee.save()
+
+    refused = client.post(CHECKOUT, {**checkout_data, "total_seen": seen[1]})
+
+    html = refused.content.decode()
+    assert refused.status_code == 409
+    assert Order.objects.count() == 0
+    assert "36,000원에서 40,000원" in html
+    assert 'name="total_seen" value="40000"' in html  # what this page shows now
+    assert 'value="홍길동"' in html
+
+    placed = client.post(CHECKOUT, {**checkout_data, "total_seen": "40000"})
+
+    assert placed.status_code == 302
+    assert Order.objects.get().amount == 40000
+
+
+@pytest.mark.parametrize("seen", ["", "abc", "٣٦٠٠٠", "9" * 40])
+def test_a_total_seen_that_is_not_a_number_is_no_reason_to_refuse(
+    client, coffee, add_to_cart, checkout_data, seen
+):
+    add_to_cart(client, coffee)
+
+    assert client.post(CHECKOUT, {**checkout_data, "total_seen": seen}).status_code == 302
+
+
 def test_a_sold_out_product_is_refused_and_the_input_kept(
     client, coffee, add_to_cart, checkout_data
 ):
