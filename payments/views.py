@@ -306,8 +306,8 @@ def _flash(request: HttpRequest, result: SyncResult) -> None:
         messages.success(request, result.message)
     elif result.outcome == SyncOutcome.AWAITING_DEPOSIT:
         messages.info(request, result.message)
-    else:
-        messages.error(request, result.message)
+    elif result.order is None or result.order.status_message != str(result.message):
+        messages.error(request, result.message)  # else the order page says it already
 
 
 # --- webhook ------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from enum import StrEnum
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from payments import gateways
 from payments.client import (
@@ -123,6 +124,8 @@ CANCELLING_MESSAGES = {
     ),
 }
 DEPOSIT_EXPIRED_MESSAGE = gettext_lazy("가상계좌의 입금 기한이 지났습니다. 다시 결제해 주세요.")
+FAILED_MESSAGE = gettext_lazy("결제에 실패했습니다.")
+CANCELLED_MESSAGE = gettext_lazy("결제가 취소되었습니다.")
 # A payment's verdict reason, for the shop's staff: stored in the shop's own language, as the
 # other reasons are, whichever language the request that wrote it was in.
 DEADLINE_PASSED = "입금 기한 경과: 입금 없이 만료되어 주문을 다시 결제할 수 있게 함"
@@ -503,12 +506,12 @@ def _release(locked: LockedOrder, payment: Payment) -> _Decision:
 def _on_failed(
     remote: IamportPayment, locked: LockedOrder, payment: Payment, accepted: bool
 ) -> _Decision:
-    reason = remote.fail_reason or "결제에 실패했습니다."
+    reason = _failed_message(remote.fail_reason)
     if accepted and locked.order.status == OrderStatus.AWAITING_DEPOSIT:
         shop_services.order_mark_cancelled(order=locked, reason=reason)
         return _Decision(SyncOutcome.CANCELLED)
     if not payment.verdict:
-        _judge(payment, Verdict.FAILED, reason)
+        _judge(payment, Verdict.FAILED, remote.fail_reason or str(FAILED_MESSAGE))
     if locked.order.is_payable:
         shop_services.order_note_payment_problem(order=locked, message=reason)
     return _Decision(SyncOutcome.NOT_PAID)
@@ -521,7 +524,7 @@ def _on_cancelled(
     if accepted and order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
         return _Decision(SyncOutcome.REFUNDED)  # the writer books the refunded total
     if order.status in OPEN and (accepted or (not payment.verdict and not _held(order, payment))):
-        reason = remote.cancel_reason or "결제가 취소되었습니다."
+        reason = remote.cancel_reason or CANCELLED_MESSAGE
         shop_services.order_mark_cancelled(order=locked, reason=reason)
     return _Decision(
         SyncOutcome.REFUNDED if order.status == OrderStatus.REFUNDED else SyncOutcome.CANCELLED
@@ -570,11 +573,22 @@ def _refusal_message(outcome: SyncOutcome, payment: Payment) -> Message | None:
     return CANCELLING_MESSAGES[outcome]
 
 
+def _failed_message(pg_reason: str) -> Message:
+    """What the buyer reads of a failed attempt, in the language it is shown in, with the PG's
+    own words (which come in Korean, or as the PG wrote them) after it."""
+    if not pg_reason:
+        return FAILED_MESSAGE
+    return _lazy_text(lambda: gettext("결제에 실패했습니다: %(reason)s") % {"reason": pg_reason})
+
+
+_lazy_text = lazy(lambda make: make(), str)
+
+
 def _message(outcome: SyncOutcome, remote: IamportPayment, order: Order) -> Message:
     if outcome != SyncOutcome.NOT_PAID:
         return MESSAGES[outcome]
     if remote.status == PaymentStatus.FAILED and remote.fail_reason:
-        return remote.fail_reason
+        return _failed_message(remote.fail_reason)
     if remote.is_issued_virtual_account and deposit_overdue(remote):
         return DEPOSIT_EXPIRED_MESSAGE
     return MESSAGES[outcome]

@@ -118,11 +118,15 @@ def test_failed_payment_leaves_the_order_payable_with_the_reason(api, order):
     result = api.sync(IMP, merchant_uid=order.merchant_uid)
 
     assert result.outcome == SyncOutcome.NOT_PAID
-    assert result.message == "[F1002] 카드 한도 초과"
+    assert result.message == "결제에 실패했습니다: [F1002] 카드 한도 초과"  # the PG's words
     order = reload(order)
     assert order.status == Order.Status.PENDING and order.is_payable
-    assert order.status_message == "[F1002] 카드 한도 초과"
-    assert Payment.objects.get().verdict == Payment.Verdict.FAILED
+    assert order.status_message == "결제에 실패했습니다: [F1002] 카드 한도 초과"
+    payment = Payment.objects.get()
+    assert (payment.verdict, payment.verdict_reason) == (
+        Payment.Verdict.FAILED,
+        "[F1002] 카드 한도 초과",
+    )
 
 
 def test_retry_after_a_failure_pays_the_same_order(api, order):
@@ -377,7 +381,10 @@ def test_an_issued_virtual_account_that_fails_cancels_the_order(api, order):
 
     assert result.outcome == SyncOutcome.CANCELLED
     order = reload(order)
-    assert (order.status, order.status_message) == (Order.Status.CANCELLED, "입금 기한 만료")
+    assert (order.status, order.status_message) == (
+        Order.Status.CANCELLED,
+        "결제에 실패했습니다: 입금 기한 만료",
+    )
 
 
 def test_a_failure_reported_twice_keeps_its_first_verdict(api, order):

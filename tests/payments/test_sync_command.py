@@ -61,7 +61,7 @@ def test_an_open_order_that_is_still_open_is_not_reported_as_changed(iamport, or
 
     assert "checked 1 open orders: 0 changed, 0 failed" in out
     order.refresh_from_db()
-    assert order.status_message == "[F1002] 카드 한도 초과"
+    assert order.status_message == "결제에 실패했습니다: [F1002] 카드 한도 초과"
 
 
 def test_a_paid_attempt_behind_a_newer_failed_one_is_found(iamport, order_factory):

@@ -73,7 +73,7 @@ def test_complete_failed_payment_answers_402_with_the_pg_message(client, iamport
 
     assert reply.status_code == 402
     assert reply.json()["status"] == "pending"
-    assert reply.json()["message"] == "[F1002] 카드 한도 초과"
+    assert reply.json()["message"] == "결제에 실패했습니다: [F1002] 카드 한도 초과"
 
 
 def test_complete_forged_amount_answers_409_and_cancels(client, iamport, order):
@@ -222,7 +222,9 @@ def test_mobile_redirect_never_trusts_imp_success(client, iamport, order):
 
     assert reply.status_code == 302
     assert reload(order).status == Order.Status.PENDING
-    assert "카드 한도 초과" in client.get(reply.url).content.decode()
+    page = client.get(reply.url).content.decode()
+    # Said once, as the order's own notice: not again as a message above it.
+    assert page.count("카드 한도 초과") == 1 and 'id="status-message"' in page
 
 
 def test_mobile_redirect_without_imp_uid_shows_the_pg_message(client, iamport, order):

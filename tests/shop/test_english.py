@@ -199,6 +199,19 @@ def test_a_verdict_message_is_english(english, product, iamport):
     assert korean_left(page(english, order.get_absolute_url())) == []
 
 
+def test_a_failed_payment_says_so_in_english_before_the_pgs_own_words(english, product, iamport):
+    order = english_order(product, english)
+    iamport.payment(order.merchant_uid, fixture="payment_failed", amount=order.amount)
+    response = english.post(
+        reverse("payments:complete"),
+        {"imp_uid": "imp_123456789012", "merchant_uid": order.merchant_uid},
+        content_type="application/json",
+    )
+    assert response.status_code == 402
+    assert response.json()["message"] == "Payment failed: [F1002] 카드 한도 초과"
+    assert "Payment failed: [F1002]" in page(english, order.get_absolute_url())
+
+
 def test_the_lookup_and_the_not_found_page_are_english(english, product):
     order = english_order(product)
     url = reverse("shop:order_lookup")
