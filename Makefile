@@ -58,10 +58,11 @@ bench: $(VENV)/.dev-installed
 ## make messages: after changing a translatable text, update locale/en/LC_MESSAGES/django.po
 ## from the code (needs GNU gettext: apt-get install gettext), translate the new entries, then
 ## run it again to compile django.mo. Both files are committed: a clone needs no gettext.
+## locale/ko holds only corrections to Django's own Korean (the shop's texts are Korean already).
 MESSAGE_SOURCES := -i ".venv/*" -i "tests/*" -i "bench/*" -i "sandbox/*" -i "staticfiles/*" -i ".test-staticfiles/*"
 messages: $(VENV)/.dev-installed
 	$(PY) manage.py makemessages -l en --no-location $(MESSAGE_SOURCES) --settings=tests.settings
-	$(PY) manage.py compilemessages -l en -i .venv --settings=tests.settings
+	$(PY) manage.py compilemessages -l en -l ko -i .venv --settings=tests.settings
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .

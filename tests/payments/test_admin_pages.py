@@ -33,6 +33,19 @@ def test_index_shows_the_shop_header(admin_client):
     assert "아임포트 상점 관리" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("changelist", "title"),
+    [("payment", "조회할 결제 선택"), ("refund", "조회할 환불 선택")],
+)
+def test_a_list_the_admin_may_only_look_at_is_titled_in_plain_korean(
+    admin_client, changelist, title
+):
+    html = admin_client.get(reverse(f"admin:payments_{changelist}_changelist")).content.decode()
+
+    assert f"<h1>{title}</h1>" in html
+    assert "보기위한" not in html  # Django's own Korean for it
+
+
 def test_every_changelist_and_change_page_renders_with_data(admin_client, paid, iamport):
     order, remote = paid
     iamport.cancel_ok(remote, 2000)
