@@ -269,9 +269,11 @@ def order_lookup(request: HttpRequest) -> HttpResponse:
         return _render_lookup(request, form, status=400)
     logger.info("order lookup of %s from %s: found", reference, address)
     _remember_order(request, order)
-    messages.success(
-        request, _("주문을 찾았습니다. 이 브라우저에서 주문을 확인하고 결제할 수 있습니다.")
-    )
+    if order.is_payable:
+        found = _("주문을 찾았습니다. 이 브라우저에서 주문을 확인하고 결제할 수 있습니다.")
+    else:
+        found = _("주문을 찾았습니다. 이 브라우저에서 주문을 확인할 수 있습니다.")
+    messages.success(request, found)
     return redirect(order)
 
 

@@ -1,6 +1,7 @@
-"""`{% pay_button order %}`: the pay button on the order page.
+"""`{% pay_button order %}`: the pay button on the order page, and `{% payment_receipt order %}`:
+the PG's receipt of the payment that paid it.
 
-The shop's templates reach payments only through this tag; everything the payment window
+The shop's templates reach payments only through these tags; everything the payment window
 needs (`IMP.request_pay` for V1, `PortOne.requestPayment` for V2, as PAYMENTS_API says) is
 assembled here, from the order as stored on the server.
 """
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from payments.models import Payment
 from shop.models import Order
 
 register = template.Library()
@@ -105,3 +107,14 @@ def pay_button(context, order: Order) -> dict:
         "complete_url": reverse("payments:complete"),
         "prepare_url": reverse("payments:prepare") if prepare else None,
     }
+
+
+@register.simple_tag
+def payment_receipt(order: Order) -> str:
+    """The receipt the PG issued for the payment that paid the order (a card slip), as Iamport
+    gave its address; "" when there is none, or it is not an http(s) address."""
+    if order.paid_at is None:
+        return ""
+    accepted = order.payments.filter(verdict=Payment.Verdict.ACCEPTED).exclude(receipt_url="")
+    url = accepted.values_list("receipt_url", flat=True).order_by("-pk").first() or ""
+    return url if url.startswith(("https://", "http://")) else ""

@@ -1,11 +1,12 @@
-"""`{% pay_button order %}`: the request_pay parameters come from the stored order."""
+"""`{% pay_button order %}`: the request_pay parameters come from the stored order; and
+`{% payment_receipt order %}`, the receipt the buyer is shown."""
 
 from __future__ import annotations
 
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
-from payments.templatetags.payments import pay_button, request_pay_params
+from payments.templatetags.payments import pay_button, payment_receipt, request_pay_params
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +74,40 @@ def test_without_a_public_address_the_requests_host_is_used(order_factory, setti
     params = pay_button({"request": request}, order_factory())["pay_params"]
 
     assert params["notice_url"] == "http://localhost/payments/webhook/"
+
+
+# --- the receipt ----------------------------------------------------------------------------
+@pytest.fixture
+def paid_by_card(iamport, order_factory):
+    from payments.services import payment_sync
+
+    order = order_factory()
+    iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid="imp_123456789012")
+    order.refresh_from_db()
+    return order
+
+
+def test_the_buyer_is_shown_the_receipt_of_the_payment_that_paid(client, paid_by_card):
+    order = paid_by_card
+    session = client.session
+    session["shop_orders"] = [order.merchant_uid]
+    session.save()
+    receipt = order.payments.get().receipt_url
+
+    mine = client.get(order.get_absolute_url()).content.decode()
+    strangers = Client().get(order.get_absolute_url()).content.decode()
+
+    assert receipt.startswith("https://") and f'href="{receipt}"' in mine
+    assert 'id="receipt-link"' not in strangers  # it names the buyer's card
+
+
+@pytest.mark.parametrize("url", ["", "javascript:alert(1)"])
+def test_no_receipt_link_without_an_http_address(paid_by_card, url):
+    paid_by_card.payments.update(receipt_url=url)
+
+    assert payment_receipt(paid_by_card) == ""
+
+
+def test_an_unpaid_order_has_no_receipt(order_factory):
+    assert payment_receipt(order_factory()) == ""

@@ -13,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from shop import services
 from shop.views import MY_ORDERS_SESSION_KEY
 from tests.config.test_settings import FULL, load_settings
 
@@ -67,6 +68,16 @@ def test_the_short_number_and_the_email_open_the_order_in_this_browser(order):
     assert "buyer@example.com" in page and "010-1234-5678" in page
     assert 'data-masked="false"' in page
     assert "주문을 찾았습니다" in page
+
+
+def test_a_paid_order_found_is_not_offered_for_payment(order):
+    services.order_mark_paid(order=order)
+    browser = Client()
+
+    page = browser.get(lookup(browser, order.number, "buyer@example.com").url).content.decode()
+
+    assert "주문을 찾았습니다. 이 브라우저에서 주문을 확인할 수 있습니다." in page
+    assert "결제할 수 있습니다" not in page
 
 
 def test_the_merchant_uid_and_the_phone_in_another_format_open_the_order(order):
