@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from shop.locks import LockedOrder, lock_order
 from shop.mail import kst, mail_language, order_mail_enqueue
@@ -371,6 +371,44 @@ def _account_key(order: Order) -> str:
     """Which virtual account of the order a mail is about (its deadline, then its number)."""
     due = int(order.deposit_due.timestamp()) if order.deposit_due else 0
     return f"{due}:{order.deposit_account}"
+
+
+def order_change_pay_method(*, order: Order | LockedOrder, pay_method: str) -> Order:
+    """Another way to pay a pending order (e.g. a bank transfer after a declined card). Only
+    while nothing holds the order: an issued virtual account, a payment, a closed order
+    refuse it. A payment already under way the other way is still honoured or given back by
+    the payment sync, as any second payment is."""
+    if pay_method not in settings.SHOP_PAY_METHODS:
+        raise OrderError(_("이 상점에서 받지 않는 결제 수단입니다."))
+    with _under_lock(order) as locked:
+        order = locked.order
+        if order.status != Status.PENDING:
+            raise OrderError(
+                _("'%(status)s' 상태의 주문은 결제 수단을 바꿀 수 없습니다.")
+                % {"status": order.get_status_display()}
+            )
+        if order.pay_method != pay_method:
+            logger.info(
+                "order %s: pay method %s -> %s", order.merchant_uid, order.pay_method, pay_method
+            )
+            order.pay_method = pay_method
+            order.save(update_fields=["pay_method", "updated_at"])
+    return order
+
+
+def order_cancel_by_buyer(*, order: Order | LockedOrder) -> Order:
+    """pending -> cancelled at the buyer's request. A payment that still arrives for it (a
+    window left open elsewhere) is given back by the payment sync, as for any closed order."""
+    with _under_lock(order) as locked:
+        order = locked.order
+        if order.status != Status.PENDING:
+            raise OrderError(
+                _("'%(status)s' 상태의 주문은 취소할 수 없습니다.")
+                % {"status": order.get_status_display()}
+            )
+        _move(order, Status.CANCELLED, message=gettext_lazy("주문하신 분의 요청으로 취소했습니다."))
+        order.save(update_fields=["status", "status_message", "updated_at"])
+    return order
 
 
 def order_mark_cancelled(*, order: Order | LockedOrder, reason: Message) -> Order:

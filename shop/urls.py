@@ -22,4 +22,10 @@ urlpatterns = [
     path("orders/lookup/", views.order_lookup, name="order_lookup"),
     path("orders/<merchant_uid:merchant_uid>/", views.order_detail, name="order_detail"),
     path("orders/<merchant_uid:merchant_uid>/status/", views.order_status, name="order_status"),
+    path(
+        "orders/<merchant_uid:merchant_uid>/pay-method/",
+        views.order_pay_method,
+        name="order_pay_method",
+    ),
+    path("orders/<merchant_uid:merchant_uid>/cancel/", views.order_cancel, name="order_cancel"),
 ]

@@ -197,6 +197,12 @@ def order_detail(request: HttpRequest, merchant_uid: str) -> HttpResponse:
             # The pay button carries the buyer's details (IMP.request_pay needs them), so only
             # a viewer allowed to see them gets it.
             "show_pay_button": order.is_payable and is_owner and not sold_out,
+            # Another way to pay, or cancelling: the buyer's own, while nothing was paid.
+            "pay_methods": [
+                (code, selectors.pay_method_label(code)) for code in settings.SHOP_PAY_METHODS
+            ]
+            if order.is_payable and _is_buyer(request, order)
+            else None,
             # Only the buyer's own browser watches for the deposit (the poll answers no one
             # else), and only while one is awaited.
             "status_poll": selectors.order_status_stamp(order)
@@ -204,6 +210,41 @@ def order_detail(request: HttpRequest, merchant_uid: str) -> HttpResponse:
             else None,
         },
     )
+
+
+@require_POST
+def order_pay_method(request: HttpRequest, merchant_uid: str) -> HttpResponse:
+    """The buyer picks another way to pay their pending order."""
+    order = _buyers_order(request, merchant_uid)
+    try:
+        services.order_change_pay_method(order=order, pay_method=request.POST.get("pay_method", ""))
+    except services.OrderError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("결제 수단을 바꿨습니다. 아래에서 결제를 진행해 주세요."))
+    return redirect(order)
+
+
+@require_POST
+def order_cancel(request: HttpRequest, merchant_uid: str) -> HttpResponse:
+    """The buyer cancels their pending order (nothing was paid)."""
+    order = _buyers_order(request, merchant_uid)
+    try:
+        services.order_cancel_by_buyer(order=order)
+    except services.OrderError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("주문을 취소했습니다."))
+    return redirect(order)
+
+
+def _buyers_order(request: HttpRequest, merchant_uid: str) -> Order:
+    """The order, for the browser that placed it (or looked it up) or its signed-in owner;
+    for anyone else, staff included, the same 404 as for an order that does not exist."""
+    order = selectors.order_status_get(merchant_uid=merchant_uid)
+    if order is None or not _is_buyer(request, order):
+        raise Http404(_("주문을 찾을 수 없습니다."))
+    return order
 
 
 @require_GET
@@ -350,9 +391,15 @@ def _may_see_everything(request: HttpRequest, order: Order) -> bool:
     """The session that placed the order, its signed-in owner, or staff allowed to view orders
     see the buyer's data."""
     user = request.user
-    if user.is_authenticated and (
-        user.has_perm("shop.view_order") or (order.user_id and order.user_id == user.pk)
-    ):
+    if user.is_authenticated and user.has_perm("shop.view_order"):
+        return True
+    return _is_buyer(request, order)
+
+
+def _is_buyer(request: HttpRequest, order: Order) -> bool:
+    """The session that placed the order (or looked it up), or its signed-in owner."""
+    user = request.user
+    if user.is_authenticated and order.user_id and order.user_id == user.pk:
         return True
     return order.merchant_uid in _my_orders(request)
 

@@ -20,6 +20,7 @@ from tests.e2e.helpers import (
     BUYER,
     CARD,
     VBANK,
+    expect_pay_button_ready,
     expect_sandbox_banner,
     expect_window_closed,
     open_payment_window,
@@ -163,6 +164,29 @@ def test_declined_then_closed_window_keep_the_order_payable_until_approved(
     wait_for_webhook_processed(paid.imp_uid, status_hint="paid")
     assert _stock(product) == 9
     assert _order(merchant_uid).status == Order.Status.PAID
+
+
+def test_after_a_declined_card_the_buyer_pays_by_bank_transfer_instead(
+    page: Page, product, screenshot
+):
+    merchant_uid = place_order(page, product)
+    window = open_payment_window(page)
+    window.locator("#sandbox-decline").click()
+    expect_window_closed(page)
+    expect(page.locator("#pay-message")).to_contain_text("카드 한도 초과")
+
+    page.locator("#order-options summary").click()
+    page.locator("#pay-method-form").get_by_label(VBANK).check()
+    screenshot(page, "07b-order-pay-another-way", full_page=True)
+    page.locator("#pay-method-form button[type=submit]").click()
+
+    expect(page.locator("#messages")).to_contain_text("결제 수단을 바꿨습니다")
+    expect_pay_button_ready(page)
+    window = open_payment_window(page)
+    expect(window.locator("#sandbox-pay-method")).to_have_text("가상계좌")
+    window.locator("#sandbox-approve").click()
+    expect(page.locator("#order-status")).to_have_attribute("data-status", "awaiting_deposit")
+    assert _order(merchant_uid).pay_method == "vbank"
 
 
 def test_virtual_account_is_paid_by_a_deposit_in_the_sandbox_console(
