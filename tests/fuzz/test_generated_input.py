@@ -430,6 +430,18 @@ def shop_bases() -> list[Base]:
             params={"merchant_uid": MUID["pending"]},
             client="shopper",
         ),
+        post_form(
+            "/orders/<merchant_uid>/pay-method/",
+            [("pay_method", "vbank")],
+            params={"merchant_uid": MUID["pending"]},
+            client="shopper",
+        ),
+        post_form(
+            "/orders/<merchant_uid>/cancel/",
+            [],
+            params={"merchant_uid": MUID["pending"]},
+            client="shopper",
+        ),
         get("/orders/lookup/", query=[("number", MUID["paid"])]),
         post_form(
             "/orders/lookup/",
