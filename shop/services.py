@@ -373,6 +373,12 @@ def _account_key(order: Order) -> str:
     return f"{due}:{order.deposit_account}"
 
 
+def _refuse_unless_pending(order: Order, refusal: str) -> None:
+    """OrderError with `refusal` (which names the order's %(status)s) unless it is pending."""
+    if order.status != Status.PENDING:
+        raise OrderError(refusal % {"status": order.get_status_display()})
+
+
 def order_change_pay_method(*, order: Order | LockedOrder, pay_method: str) -> Order:
     """Another way to pay a pending order (e.g. a bank transfer after a declined card). Only
     while nothing holds the order: an issued virtual account, a payment, a closed order
@@ -382,11 +388,7 @@ def order_change_pay_method(*, order: Order | LockedOrder, pay_method: str) -> O
         raise OrderError(_("이 상점에서 받지 않는 결제 수단입니다."))
     with _under_lock(order) as locked:
         order = locked.order
-        if order.status != Status.PENDING:
-            raise OrderError(
-                _("'%(status)s' 상태의 주문은 결제 수단을 바꿀 수 없습니다.")
-                % {"status": order.get_status_display()}
-            )
+        _refuse_unless_pending(order, _("'%(status)s' 상태의 주문은 결제 수단을 바꿀 수 없습니다."))
         if order.pay_method != pay_method:
             logger.info(
                 "order %s: pay method %s -> %s", order.merchant_uid, order.pay_method, pay_method
@@ -401,11 +403,7 @@ def order_cancel_by_buyer(*, order: Order | LockedOrder) -> Order:
     window left open elsewhere) is given back by the payment sync, as for any closed order."""
     with _under_lock(order) as locked:
         order = locked.order
-        if order.status != Status.PENDING:
-            raise OrderError(
-                _("'%(status)s' 상태의 주문은 취소할 수 없습니다.")
-                % {"status": order.get_status_display()}
-            )
+        _refuse_unless_pending(order, _("'%(status)s' 상태의 주문은 취소할 수 없습니다."))
         _move(order, Status.CANCELLED, message=gettext_lazy("주문하신 분의 요청으로 취소했습니다."))
         order.save(update_fields=["status", "status_message", "updated_at"])
     return order
