@@ -10,11 +10,12 @@ and the order's refunded total are written here, and only here.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from payments.client import CancelHistory, IamportPayment, PaymentStatus
@@ -193,9 +194,12 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
     if not new:
         return
     if ours is not None:
-        mine = [e for e in new.values() if e.amount == ours.amount] or list(new.values())
-        _settle(ours, mine[-1], remote, message="")
-        del new[id(mine[-1])]
+        mine = [e for e in new.values() if e.amount == ours.amount]
+        if not mine and ours.pk is None:  # a refused payment's cancel: whatever went back
+            mine = list(new.values())
+        if mine:  # else an admin's refund waits for a reply that shows its cancel
+            _settle(ours, mine[-1], remote, message="")
+            del new[id(mine[-1])]
     # Refunds in flight, and those Iamport confirmed before its history showed their cancel.
     unmatched = payment.refunds.filter(
         Q(status__in=IN_FLIGHT) | Q(status=Refund.Status.SUCCEEDED, cancellation_id="")
@@ -231,6 +235,20 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         # paid an order, one nobody in the shop asked for was made in Iamport's console.
         accepted = payment.verdict == Verdict.ACCEPTED
         _settle(outside, entry, remote, message=OUTSIDE_THE_SHOP if accepted else "")
+
+
+def cancels_not_booked(*, since: datetime) -> QuerySet[Payment]:
+    """Payments that moved money, changed since `since`, whose cancels as Iamport last showed
+    them add up to more than the refunds booked for them: a cancel left to a refund request's
+    reply (while it waited) that ended without one showing it (refused and not read again, or
+    answered before its history showed the cancel). Reading such a payment again books it."""
+    booked = Coalesce(Sum("refunds__amount", filter=Q(refunds__status=Refund.Status.SUCCEEDED)), 0)
+    moved_money = Q(verdict=Verdict.ACCEPTED) | Q(verdict__in=REFUSED, paid_at__isnull=False)
+    return (
+        Payment.objects.filter(moved_money, updated_at__gte=since)
+        .annotate(booked=booked)
+        .filter(booked__lt=F("cancel_amount"))
+    )
 
 
 def _waiting_for(waiting: list[Refund], entry: CancelHistory, *, by_amount: bool) -> Refund | None:

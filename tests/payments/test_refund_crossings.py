@@ -9,8 +9,15 @@ Each test taking `api` runs once per API (tests/payments/apis.py).
 
 from __future__ import annotations
 
+import copy
+import json
+from io import StringIO
+from types import SimpleNamespace
+
 import pytest
 import requests
+from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from payments.models import Refund
@@ -127,3 +134,111 @@ def test_a_refund_answered_before_its_cancel_shows_gets_it_when_it_does(iamport,
     refund.refresh_from_db()
     assert ledger() == [("반품", "succeeded", 3000, "cncl_001")]
     assert refund.message == ""  # not "made outside the shop"
+
+
+# --- a cancel left to a refund's reply that never showed it ---------------------------------
+def history_entry(payment: dict, amount: int, n: int, cid: str) -> dict:
+    return {
+        "pg_tid": payment["pg_tid"],
+        "amount": amount,
+        "cancelled_at": 1764234000 + n,
+        "reason": "콘솔 취소" if cid == "cncl_C" else "반품",
+        "cancellation_id": cid,
+        "receipt_url": "https://iniweb.inicis.com/receipt/cancel",
+    }
+
+
+@pytest.fixture
+def crossing(iamport, order_factory):
+    """A paid 12,000원 order; while a 3,000원 refund waits for Iamport's answer, a 2,000원
+    cancel made in Iamport's console (C) arrives by webhook, and is left to that answer."""
+    order = order_factory(price=12000)
+    payment = iamport.payment(order.merchant_uid)
+    payment_sync(imp_uid=IMP)
+    order.refresh_from_db()
+    c = history_entry(payment, 2000, 0, "cncl_C")
+    after_c = {**copy.deepcopy(payment), "cancel_amount": 2000, "cancel_history": [c]}
+
+    def cancel_answered(answer: dict, then=lambda: None):
+        def reply(request):
+            iamport.replace_payment(payment, **after_c)
+            webhook = Client().post(
+                "/payments/webhook/", json.dumps({"imp_uid": IMP}), content_type="application/json"
+            )
+            assert webhook.status_code == 200
+            then()
+            return 200, {}, json.dumps(answer)
+
+        iamport.rsps.add_callback("POST", API + "payments/cancel", callback=reply)
+
+    return SimpleNamespace(
+        order=order, payment=payment, c=c, after_c=after_c, cancel_answered=cancel_answered
+    )
+
+
+def reconcile() -> str:
+    out = StringIO()
+    call_command("sync_payments", stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_a_cancel_left_to_a_reply_that_came_before_its_history_is_booked_by_reconciliation(
+    iamport, crossing
+):
+    order, payment = crossing.order, crossing.payment
+    a = history_entry(payment, 3000, 1, "cncl_A")
+    lagging = {**copy.deepcopy(payment), "cancel_amount": 5000, "cancel_history": []}
+    shown = {"cancel_amount": 5000, "cancel_history": [crossing.c, a]}
+    crossing.cancel_answered(
+        {"code": 0, "message": None, "response": lagging},
+        then=lambda: iamport.replace_payment(payment, **shown),
+    )
+
+    payment_refund(order=order, amount=3000, reason="반품", request_key=key("A"))
+    out = reconcile()
+
+    order.refresh_from_db()
+    assert order.refunded_amount == 5000
+    assert "read again 1 payments with cancels not booked as refunds" in out
+    assert sorted(ledger()) == [
+        ("반품", "succeeded", 3000, "cncl_A"),
+        ("콘솔 취소", "succeeded", 2000, "cncl_C"),
+    ]
+    assert "read again 0 payments" in reconcile()  # booked: not read again
+
+
+def test_a_cancel_left_to_a_refused_refund_whose_reread_failed_is_booked_by_reconciliation(
+    iamport, crossing
+):
+    order, payment = crossing.order, crossing.payment
+    unreachable = requests.ConnectionError("down")
+    crossing.cancel_answered(
+        {"code": 1, "message": "취소 가능 잔액 불일치", "response": None},
+        then=lambda: iamport.rsps.replace("GET", API + f"payments/{IMP}", body=unreachable),
+    )
+    with pytest.raises(RefundError):
+        payment_refund(order=order, amount=3000, reason="반품", request_key=key("B"))
+    iamport.replace_payment(payment, **crossing.after_c)  # reachable again
+
+    reconcile()
+
+    order.refresh_from_db()
+    assert order.refunded_amount == 2000
+    assert ledger() == [("반품", "failed", 3000, ""), ("콘솔 취소", "succeeded", 2000, "cncl_C")]
+
+
+def test_a_reply_showing_only_another_cancel_does_not_give_it_to_the_refund(iamport, crossing):
+    order, payment, c = crossing.order, crossing.payment, crossing.c
+    a = history_entry(payment, 3000, 1, "cncl_A")
+    only_c = {**copy.deepcopy(payment), "cancel_amount": 5000, "cancel_history": [c]}
+    crossing.cancel_answered({"code": 0, "message": None, "response": only_c})
+
+    refund = payment_refund(order=order, amount=3000, reason="반품", request_key=key("A"))
+    assert (refund.status, refund.cancellation_id) == (Refund.Status.SUCCEEDED, "")
+    iamport.replace_payment(payment, cancel_amount=5000, cancel_history=[c, a])
+    payment_sync(imp_uid=IMP)
+
+    assert sorted(ledger()) == [
+        ("반품", "succeeded", 3000, "cncl_A"),
+        ("콘솔 취소", "succeeded", 2000, "cncl_C"),
+    ]

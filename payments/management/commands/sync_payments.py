@@ -15,7 +15,8 @@ second one says so and does nothing):
    pending order nobody paid for SHOP_PENDING_ORDER_MAX_AGE_DAYS is closed (cancelled);
 2. payments the shop refused but Iamport still holds: synced again, which retries the cancel;
 3. refunds whose request died or lost its answer: matched to Iamport's cancel history, or
-   recorded as not applied;
+   recorded as not applied; then payments whose cancels add up to more than their booked
+   refunds (a cancel left to a refund's reply that never showed it): read again, which books it;
 4. mail in the outbox that is due.
 Every order's Iamport calls share one time budget (IAMPORT_REQUEST_BUDGET), as a request's do.
 """
@@ -36,7 +37,7 @@ from payments.client import IamportError, time_budget
 from payments.models import Payment
 from payments.services import payment_resync
 from payments.services.deadlines import order_reconcile, orders_to_reconcile
-from payments.services.records import REFUSED
+from payments.services.records import REFUSED, cancels_not_booked
 from payments.services.refunds import refund_settle, refunds_in_flight
 from shop.ids import is_merchant_uid
 from shop.mail import mail_send_due
@@ -98,6 +99,7 @@ class Command(BaseCommand):
             self._sync_open_orders(since, merchant_uid)
             self._retry_refused_cancels(since)
             self._settle_refunds_in_flight()
+            self._book_cancels(since)
             mail = mail_send_due()
             self.stdout.write(f"sent {mail.sent} mails, {mail.failed} failed")
 
@@ -148,6 +150,19 @@ class Command(BaseCommand):
             if result.cancel_error is not None:
                 self.stderr.write(f"{payment.imp_uid}: cancel failed: {result.cancel_error}")
         self.stdout.write(f"retried {retried} refused payments still holding money")
+
+    def _book_cancels(self, since: datetime) -> None:
+        """Payments whose cancels Iamport showed are not all booked as refunds: read again."""
+        read = 0
+        for payment in cancels_not_booked(since=since).iterator():
+            try:
+                with time_budget(settings.IAMPORT_REQUEST_BUDGET):
+                    payment_resync(payment)
+            except IamportError as exc:
+                self.stderr.write(f"{payment.imp_uid}: Iamport failed: {exc.message}")
+                continue
+            read += 1
+        self.stdout.write(f"read again {read} payments with cancels not booked as refunds")
 
     def _settle_refunds_in_flight(self) -> None:
         applied = not_applied = 0
