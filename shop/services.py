@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from shop.locks import LockedOrder, lock_order
 from shop.mail import kst, mail_language, order_mail_enqueue
 from shop.models import Order, OrderLine, Product, new_number
+from shop.templatetags.shop_tags import won
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -84,6 +85,20 @@ class OutOfStock(OrderError):
 class EmptyCart(OrderError):
     def __init__(self) -> None:
         super().__init__("장바구니가 비어 있습니다.")
+
+
+class PriceChanged(OrderError):
+    """The order would cost another total than the one the buyer was shown."""
+
+    def __init__(self, seen: int, total: int) -> None:
+        self.seen, self.total = seen, total
+        super().__init__(
+            _(
+                "상품 가격이 바뀌어 주문 금액이 %(seen)s에서 %(total)s(으)로 바뀌었습니다. "
+                "확인하고 다시 주문해 주세요."
+            )
+            % {"seen": won(seen), "total": won(total)}
+        )
 
 
 class ProductUnavailable(OrderError):
@@ -150,12 +165,15 @@ def order_create(
     pay_method: str,
     user=None,
     language: str = "ko",
+    expected_total: int | None = None,
 ) -> Order:
     """A pending order for (product id, quantity) pairs, priced from the database.
 
     The browser never names a price: each line snapshots the product's current name and price,
-    and the total is computed here. Stock is checked (not yet taken: that happens once, when the
-    order is paid). The buyer is mailed the order with a link to its page, where it is paid.
+    and the total is computed here; `expected_total`, when given, is the total the buyer was
+    shown, and any other total raises PriceChanged. Stock is checked (not yet taken: that
+    happens once, when the order is paid). The buyer is mailed the order with a link to its
+    page, where it is paid.
     """
     quantities: dict[int, int] = {}
     for product_id, quantity in items:
@@ -179,8 +197,11 @@ def order_create(
         if short:
             raise OutOfStock(short)
 
+        amount = sum(products[pk].price * qty for pk, qty in quantities.items())
+        if expected_total is not None and amount != expected_total:
+            raise PriceChanged(expected_total, amount)
         order = _insert_order(
-            amount=sum(products[pk].price * qty for pk, qty in quantities.items()),
+            amount=amount,
             pay_method=pay_method,
             buyer_name=buyer.name,
             buyer_email=buyer.email,

@@ -30,7 +30,6 @@ from shop import selectors, services
 from shop.cart import Cart, CartContents, CartError, parse_quantity
 from shop.forms import CheckoutForm, OrderLookupForm
 from shop.models import Order
-from shop.templatetags.shop_tags import won
 
 logger = logging.getLogger(__name__)
 
@@ -144,18 +143,6 @@ def checkout(request: HttpRequest) -> HttpResponse:
         # must see what they are about to order before an order is created.
         form.add_error(None, _("장바구니가 바뀌었습니다. 내용을 확인하고 다시 주문해 주세요."))
         return _render_checkout(request, form, contents, status=409)
-    seen = _total_seen(request)
-    if seen is not None and seen != contents.total:
-        # A price changed after the page showed its total: the buyer sees the new one first.
-        form.add_error(
-            None,
-            _(
-                "상품 가격이 바뀌어 주문 금액이 %(seen)s에서 %(total)s(으)로 바뀌었습니다. "
-                "확인하고 다시 주문해 주세요."
-            )
-            % {"seen": won(seen), "total": won(contents.total)},
-        )
-        return _render_checkout(request, form, contents, status=409)
     try:
         order = services.order_create(
             items=contents.items,
@@ -163,6 +150,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
             pay_method=form.cleaned_data["pay_method"],
             user=request.user,
             language=translation.get_language() or settings.LANGUAGE_CODE,
+            # A price changed after the page showed its total: the buyer sees the new one first.
+            expected_total=_total_seen(request),
         )
     except services.OrderError as error:
         form.add_error(None, str(error))

@@ -16,6 +16,7 @@ from shop.services import (
     IllegalTransition,
     OrderError,
     OutOfStock,
+    PriceChanged,
     ProductUnavailable,
     order_create,
     order_mark_awaiting_deposit,
@@ -160,6 +161,21 @@ def test_create_refuses_more_than_the_stock(product_factory):
         order_create(items=[(product.pk, 3)], buyer=BUYER, pay_method="card")
 
     assert not Order.objects.exists()
+
+
+def test_create_refuses_a_total_other_than_the_one_the_buyer_was_shown(product_factory):
+    product = product_factory(price=20000)
+
+    with pytest.raises(PriceChanged) as refused:
+        order_create(items=[(product.pk, 2)], buyer=BUYER, pay_method="card", expected_total=36000)
+
+    assert (refused.value.seen, refused.value.total) == (36000, 40000)
+    assert "36,000원에서 40,000원" in str(refused.value)
+    assert not Order.objects.exists()
+    order = order_create(
+        items=[(product.pk, 2)], buyer=BUYER, pay_method="card", expected_total=40000
+    )
+    assert order.amount == 40000
 
 
 def test_the_paid_mail_goes_out_once_after_commit(
