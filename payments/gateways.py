@@ -11,12 +11,13 @@ of the sync, the cancels and the refunds is written once and holds for both APIs
 How the two differ underneath: V1 looks a payment up by its attempt (`imp_uid`), V2 by the
 shop's id (`paymentId`, the order's `merchant_uid`), whose newest attempt PortOne answers
 with. A V1 cancel answers with the updated payment; a V2 cancel answers with the cancellation
-alone, so the payment is read again for the writer.
+alone (whose id is kept), so the payment is read again for the writer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
@@ -48,6 +49,15 @@ class AttemptReplaced(IamportNotFound):
     stored attempt can no longer be read or cancelled by itself."""
 
 
+@dataclass(frozen=True)
+class Cancelled:
+    """A cancel's answer: the payment after it, and the id the API gave the cancel it made
+    (PortOne V2; Iamport V1 answers with the payment alone: "")."""
+
+    payment: IamportPayment
+    cancellation_id: str = ""
+
+
 class Gateway(Protocol):
     api: Api
 
@@ -73,9 +83,9 @@ class Gateway(Protocol):
         reason: str,
         key: str,
         refund_account: Mapping[str, str] | None = None,
-    ) -> IamportPayment:
+    ) -> Cancelled:
         """Cancel `amount` won of the attempt `imp_uid` of order `merchant_uid`, with the
-        balance `checksum` as the guard; the updated payment.
+        balance `checksum` as the guard; the updated payment, and the cancel's id if any.
 
         `key` identifies this one request (V2 sends it as the Idempotency-Key); a refund
         account is given in the refund form's fields (`refund_holder`, `refund_bank`, ...)."""
@@ -118,8 +128,8 @@ class IamportGateway:
         reason: str,
         key: str,
         refund_account: Mapping[str, str] | None = None,
-    ) -> IamportPayment:
-        return v1.get_client().cancel(
+    ) -> Cancelled:
+        updated = v1.get_client().cancel(
             imp_uid=imp_uid,
             merchant_uid=merchant_uid,
             amount=amount,
@@ -127,6 +137,7 @@ class IamportGateway:
             reason=reason,
             extra=dict(refund_account) if refund_account else None,
         )
+        return Cancelled(updated)
 
     def prepare(self, *, merchant_uid: str, amount: int) -> int:
         """Safe to repeat: an existing registration is read back and corrected if it differs."""
@@ -177,7 +188,7 @@ class PortOneGateway:
         reason: str,
         key: str,
         refund_account: Mapping[str, str] | None = None,
-    ) -> IamportPayment:
+    ) -> Cancelled:
         client = portone_v2.get_client()
         cancellation = client.cancel(
             merchant_uid,
@@ -196,7 +207,8 @@ class PortOneGateway:
                 "PortOne accepted the cancel; the PG has not finished it yet",
                 cancellation_id=cancellation.id,
             )
-        return self.find(merchant_uid)
+        # The payment read after it may not show this cancel yet: its id names it when it does.
+        return Cancelled(self.find(merchant_uid), cancellation.id)
 
     def prepare(self, *, merchant_uid: str, amount: int) -> int:
         portone_v2.get_client().pre_register(merchant_uid, total_amount=amount)

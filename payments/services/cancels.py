@@ -94,7 +94,7 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
     remaining = remote.remaining_amount
     gateway = gateways.gateway_of(payment)
     try:
-        updated = gateway.cancel(
+        answer = gateway.cancel(
             imp_uid=remote.imp_uid,
             merchant_uid=remote.merchant_uid,
             amount=remaining,
@@ -121,8 +121,14 @@ def cancel_rejected_payment(payment: Payment, remote: IamportPayment, reason: st
         raise
     # Closing an unfunded virtual account moves no money: no refund to book for it.
     moved = remote.status == PaymentStatus.PAID
-    ours = Refund(payment=payment, amount=remaining, checksum=remaining, reason=reason[:255])
-    _record(payment, updated, ours=ours if moved else None)
+    ours = Refund(
+        payment=payment,
+        amount=remaining,
+        checksum=remaining,
+        reason=reason[:255],
+        cancellation_id=answer.cancellation_id[:100],
+    )
+    _record(payment, answer.payment, ours=ours if moved else None)
     logger.info("payment %s: cancelled %s won at Iamport (%s)", remote.imp_uid, remaining, reason)
 
 

@@ -194,9 +194,7 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
     if not new:
         return
     if ours is not None:
-        mine = [e for e in new.values() if e.amount == ours.amount]
-        if not mine and ours.pk is None:  # a refused payment's cancel: whatever went back
-            mine = list(new.values())
+        mine = _ours_among(ours, list(new.values()))
         if mine:  # else an admin's refund waits for a reply that shows its cancel
             _settle(ours, mine[-1], remote, message="")
             del new[id(mine[-1])]
@@ -235,6 +233,16 @@ def _record_cancellations(payment: Payment, remote: IamportPayment, ours: Refund
         # paid an order, one nobody in the shop asked for was made in Iamport's console.
         accepted = payment.verdict == Verdict.ACCEPTED
         _settle(outside, entry, remote, message=OUTSIDE_THE_SHOP if accepted else "")
+
+
+def _ours_among(ours: Refund, new: list[CancelHistory]) -> list[CancelHistory]:
+    """The history entries that may be the cancel this request made, the likeliest last: the
+    one the API named (PortOne V2), else those of its amount; for a refused payment's cancel,
+    which gave back whatever was left, any."""
+    if ours.cancellation_id:
+        return [e for e in new if cancellation_key(e) == ours.cancellation_id]
+    mine = [e for e in new if e.amount == ours.amount]
+    return mine if mine or ours.pk is not None else new
 
 
 def cancels_not_booked(*, since: datetime) -> QuerySet[Payment]:

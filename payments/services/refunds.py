@@ -150,7 +150,7 @@ def payment_refund(
     refund = _requested(target, amount, reason, request_key, user)
     try:
         gateway = gateways.gateway_of(target.payment)
-        updated = gateway.cancel(
+        answer = gateway.cancel(
             imp_uid=target.payment.imp_uid,
             merchant_uid=target.payment.merchant_uid,
             amount=amount,
@@ -172,12 +172,13 @@ def payment_refund(
     with transaction.atomic():
         locked = lock_order(order.pk)
         payment = lock_payment(target.payment.pk)
-        reply_apply(locked=locked, remote=updated, payment=payment, ours=refund)
+        refund.cancellation_id = answer.cancellation_id[:100]  # the cancel PortOne named
+        reply_apply(locked=locked, remote=answer.payment, payment=payment, ours=refund)
         if refund.status in IN_FLIGHT:
-            # Answered, but its history did not show the cancel yet: Iamport confirmed it, and
-            # the writer gives it its cancel when a later reply shows one.
+            # Answered, but its history did not show the cancel yet: confirmed, and given its
+            # cancel when a later reply shows it (by the id PortOne named, else by amount).
             refund.status, refund.message = Refund.Status.SUCCEEDED, ""
-            refund.save(update_fields=["status", "message"])
+            refund.save(update_fields=["status", "message", "cancellation_id"])
     refund.payment = payment
     logger.info("refunded %s won on %s (order %s)", amount, payment.imp_uid, order.merchant_uid)
     return refund

@@ -27,6 +27,7 @@ from payments.services.refunds import NOT_IN_HISTORY, refund_settle
 from shop.models import Order
 from tests.conftest import API
 from tests.payments import apis
+from tests.portone_fake import cancellation_from_v1
 
 pytestmark = pytest.mark.django_db
 
@@ -241,4 +242,27 @@ def test_a_reply_showing_only_another_cancel_does_not_give_it_to_the_refund(iamp
     assert sorted(ledger()) == [
         ("반품", "succeeded", 3000, "cncl_A"),
         ("콘솔 취소", "succeeded", 2000, "cncl_C"),
+    ]
+
+
+@pytest.mark.parametrize("api", ["v2"], indirect=True)  # V1 answers a cancel without an id
+def test_a_v2_refund_keeps_the_id_portone_gave_its_cancel_though_the_read_after_it_lags(api, paid):
+    order, payment = paid
+    console = {**history_entry(payment, 3000, 0, "cncl_console"), "reason": "콘솔 취소"}
+    ours = {**history_entry(payment, 3000, 1, "cncl_ours"), "reason": "반품"}
+
+    def answer(body):  # the cancel is made; the payment read after it does not show it yet
+        return 200, {"cancellation": cancellation_from_v1(ours)}
+
+    api.portone.on_cancel(payment["merchant_uid"], answer)
+    refund = payment_refund(order=order, amount=3000, reason="반품", request_key=key("A"))
+    assert (refund.status, refund.cancellation_id) == (Refund.Status.SUCCEEDED, "cncl_ours")
+
+    # Both show now: one made earlier in the console, of the same amount, and ours.
+    api.replace_payment(payment, cancel_amount=6000, cancel_history=[console, ours])
+    api.sync(IMP)
+
+    assert sorted(ledger()) == [
+        ("반품", "succeeded", 3000, "cncl_ours"),
+        ("콘솔 취소", "succeeded", 3000, "cncl_console"),
     ]
