@@ -378,6 +378,17 @@ def webhook(request: HttpRequest) -> JsonResponse:
 
 
 # --- prepare ------------------------------------------------------------------------------
+def _not_payable_now(order: Order, refusal: str) -> JsonResponse:
+    """409: the order cannot be paid now; the page shows why, and its current state."""
+    return JsonResponse(
+        {
+            "message": refusal,
+            "redirect_url": reverse("shop:order_detail", args=[order.merchant_uid]),
+        },
+        status=409,
+    )
+
+
 @never_500
 @require_POST
 def prepare(request: HttpRequest) -> JsonResponse:
@@ -392,26 +403,16 @@ def prepare(request: HttpRequest) -> JsonResponse:
     if order is None:
         return JsonResponse({"message": gettext("주문을 찾을 수 없습니다.")}, status=404)
     if not order.is_payable:
-        return JsonResponse(
-            {
-                "message": gettext("이미 '%(status)s' 상태인 주문입니다.")
-                % {"status": order.get_status_display()},
-                "redirect_url": reverse("shop:order_detail", args=[order.merchant_uid]),
-            },
-            status=409,
-        )
+        refusal = gettext("이미 '%(status)s' 상태인 주문입니다.") % {
+            "status": order.get_status_display()
+        }
+        return _not_payable_now(order, refusal)
     sold_out = shop_selectors.order_short_of_stock(order.lines.all())
     if sold_out:
-        return JsonResponse(
-            {
-                "message": gettext(
-                    "주문하신 상품 중 품절된 상품이 있어 지금은 결제할 수 없습니다: %(names)s."
-                )
-                % {"names": ", ".join(sold_out)},
-                "redirect_url": reverse("shop:order_detail", args=[order.merchant_uid]),
-            },
-            status=409,
-        )
+        refusal = gettext(
+            "주문하신 상품 중 품절된 상품이 있어 지금은 결제할 수 없습니다: %(names)s."
+        ) % {"names": ", ".join(sold_out)}
+        return _not_payable_now(order, refusal)
     try:
         amount = payment_prepare(order=order)
     except IamportError as exc:
