@@ -59,10 +59,8 @@ def _form_refusal(request: HttpRequest) -> HttpResponse | None:
 
 
 def _declared_length(request: HttpRequest) -> int:
-    try:
-        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
+    # Only asked once the door has refused a Content-Length that is not decimal digits.
+    return int(request.META.get("CONTENT_LENGTH") or 0)
 
 
 def _refusal(status: int, message: str) -> HttpResponse:
